@@ -1,0 +1,43 @@
+# libvmm: the two commands are `make run` and `make test` (README.md).
+
+BUILD ?= build
+export LIBVMM_CACHE ?= $(HOME)/.cache/libvmm
+
+.DEFAULT_GOAL := all
+.PHONY: all deps lib test run bench fuzz format format-check clean system-test
+
+include mk/lib.mk
+include mk/unit.mk
+-include mk/hyp.mk
+-include mk/guest.mk
+
+# Install whatever is missing (Debian packages only). A stamp keeps repeat
+# runs fast; it is refreshed when the script changes.
+DEPS_STAMP := $(BUILD)/.deps-installed
+$(DEPS_STAMP): tools/install-deps.sh
+	tools/install-deps.sh
+	@mkdir -p $(dir $@) && touch $@
+
+deps: $(DEPS_STAMP)
+
+lib: $(DEPS_STAMP)
+	$(MAKE) $(HOST_LIB) $(TARGET_LIB)
+
+all: lib
+
+test: $(DEPS_STAMP)
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) system-test
+
+system-test:
+	@tools/run-system-tests.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,10 @@
+/* libvmm: everything a VMM program needs. */
+#pragma once
+
+#include <libvmm/fault.h>
+#include <libvmm/guest.h>
+#include <libvmm/guest_ram.h>
+#include <libvmm/loader.h>
+#include <libvmm/log.h>
+#include <libvmm/mmio.h>
+#include <libvmm/virq.h>

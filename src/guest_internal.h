@@ -1,0 +1,22 @@
+/*
+ * Library-internal view of the guest (not part of the public API).
+ * Owned by guest.c; used by every other module.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <libvmm/guest.h>
+
+/* The configuration given to guest_init(), or NULL before it was called. */
+const struct guest_config *guest_config_get(void);
+
+/* Number of configured vCPUs (0 before guest_init()). */
+size_t guest_num_vcpus(void);
+
+/* True if id names a configured vCPU. Logs nothing. */
+bool guest_vcpu_valid(size_t id);
+
+/* Report a power event to the VMM's handler, if one is set. */
+void guest_notify_power(enum guest_power_event event);

@@ -1,0 +1,68 @@
+/*
+ * vCPU registers and power state (library-internal).
+ *
+ * Register frames are seL4_UserContext (ABI section 3.4): note its order is
+ * pc, sp, spsr, x0..x8, x16, x17, x18, x29, x30, x9..x15, x19..x28.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <microkit.h>
+
+/* PSTATE for a fresh EL1 entry: EL1h, D, A, I, F masked (booting.rst). */
+#define VCPU_SPSR_EL1H_DAIF 0x3c5
+
+/* Position of general-purpose register n (0..30) in seL4_UserContext. */
+size_t vcpu_ctx_index(unsigned reg);
+
+/* Read xN from a frame; reg 31 is XZR and reads 0. */
+uint64_t vcpu_ctx_get_gpr(const seL4_UserContext *ctx, unsigned reg);
+
+/* Write xN in a frame; reg 31 (XZR) is ignored. */
+void vcpu_ctx_set_gpr(seL4_UserContext *ctx, unsigned reg, uint64_t value);
+
+/* Read the first `count` words of the vCPU's frame. False on kernel error. */
+bool vcpu_read_regs(size_t vcpu, seL4_UserContext *ctx, size_t count);
+
+/* Write the first `count` words (no resume). False on kernel error. */
+bool vcpu_write_regs(size_t vcpu, seL4_UserContext *ctx, size_t count);
+
+/* PSCI power state of each vCPU. */
+enum vcpu_power_state {
+    VCPU_POWER_OFF = 0,
+    VCPU_POWER_ON,
+};
+
+enum vcpu_power_state vcpu_power_state(size_t vcpu);
+
+/*
+ * Put the vCPU's EL1 system registers at their reset values (SCTLR RES1
+ * pattern 0x30d00800 with MMU and caches off; VMPIDR = the vCPU's affinity),
+ * then start it at `pc` with x0 = `x0`, x1..x30 = 0, PSTATE EL1h DAIF masked.
+ * Marks it ON. Used for the boot vCPU and for PSCI CPU_ON.
+ */
+bool vcpu_boot(size_t vcpu, uint64_t pc, uint64_t x0);
+
+/* Stop the vCPU (microkit_vcpu_stop) and mark it OFF. */
+void vcpu_power_off(size_t vcpu);
+
+/* The MPIDR value the guest sees for vCPU `vcpu` (Aff0 = vcpu, bit 31 RES1). */
+uint64_t vcpu_mpidr(size_t vcpu);
+
+/* Find the vCPU whose MPIDR affinity fields match `mpidr`; false if none. */
+bool vcpu_from_mpidr(uint64_t mpidr, size_t *vcpu);
+
+/* Log a decoded register dump of the vCPU, headed by `reason`. */
+void vcpu_dump(size_t vcpu, const char *reason);
+
+/*
+ * Deliver a synchronous external abort to the guest at EL1, as hardware does
+ * for an access nothing answers (Arm ARM D1.10 exception entry): saves
+ * PC/PSTATE into ELR_EL1/SPSR_EL1, sets ESR_EL1 (EC data or instruction abort,
+ * FnV=1 so FAR is not valid) and continues at the right VBAR_EL1 vector with
+ * DAIF masked. `ctx` holds at least pc and spsr (count >= 3) and is updated;
+ * the caller writes it back.
+ */
+bool vcpu_inject_external_abort(size_t vcpu, seL4_UserContext *ctx, bool instruction_abort);
