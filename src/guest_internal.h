@@ -20,3 +20,6 @@ bool guest_vcpu_valid(size_t id);
 
 /* Report a power event to the VMM's handler, if one is set. */
 void guest_notify_power(enum guest_power_event event);
+
+/* Run every hook registered with guest_register_reset_hook(), in order. */
+void guest_run_reset_hooks(void);

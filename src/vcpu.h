@@ -14,8 +14,25 @@
 /* PSTATE for a fresh EL1 entry: EL1h, D, A, I, F masked (booting.rst). */
 #define VCPU_SPSR_EL1H_DAIF 0x3c5
 
+/* Word positions in seL4_UserContext of the fields before x0. */
+#define VCPU_CTX_PC 0
+#define VCPU_CTX_SP 1
+#define VCPU_CTX_SPSR 2
+#define VCPU_CTX_X0 3
+#define VCPU_CTX_WORDS SEL4_USER_CONTEXT_SIZE
+
+/* vcpu_ctx_index() of XZR (31) and of anything that is not a register. */
+#define VCPU_CTX_NONE ((size_t)-1)
+
 /* Position of general-purpose register n (0..30) in seL4_UserContext. */
 size_t vcpu_ctx_index(unsigned reg);
+
+/*
+ * The `count` to pass to ReadRegisters/WriteRegisters so that the frame
+ * covers xN (and everything before it, pc included): vcpu_ctx_index(n) + 1,
+ * or 1 (just pc) for XZR.
+ */
+size_t vcpu_ctx_count_for(unsigned reg);
 
 /* Read xN from a frame; reg 31 is XZR and reads 0. */
 uint64_t vcpu_ctx_get_gpr(const seL4_UserContext *ctx, unsigned reg);
@@ -56,6 +73,12 @@ bool vcpu_from_mpidr(uint64_t mpidr, size_t *vcpu);
 
 /* Log a decoded register dump of the vCPU, headed by `reason`. */
 void vcpu_dump(size_t vcpu, const char *reason);
+
+/* Name of an exception class (ESR_ELx.EC, Arm ARM D17.2.40), "unknown EC" if unnamed. */
+const char *vcpu_esr_ec_name(unsigned ec);
+
+/* Log one decoded line for an ESR value: EC name, IL, ISS. */
+void vcpu_log_esr(const char *what, uint64_t esr);
 
 /*
  * Deliver a synchronous external abort to the guest at EL1, as hardware does

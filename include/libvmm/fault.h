@@ -18,7 +18,9 @@
  *     }
  *
  * Returns true with *reply set when the vCPU should resume. Returns false when
- * the guest had to be stopped (an unknown trap, an unrecoverable request); a
- * decoded register dump has then been logged. Never crashes the VMM.
+ * the vCPU must not resume: either it powered itself off (PSCI CPU_OFF or
+ * SYSTEM_OFF), or the guest had to be stopped (an unknown trap, an
+ * unrecoverable request), in which case a decoded register dump has been
+ * logged. Never crashes the VMM.
  */
 bool fault_handle(size_t vcpu_id, microkit_msginfo msginfo, microkit_msginfo *reply);

@@ -22,13 +22,13 @@ enum gic_version {
 
 /* One region of guest RAM: where the guest sees it and where the VMM does. */
 struct guest_ram_region {
-    uint64_t gpa;       /* guest-physical base */
-    uint64_t size;      /* bytes */
+    uint64_t gpa; /* guest-physical base */
+    uint64_t size; /* bytes */
     uintptr_t vmm_vaddr; /* VMM-virtual address of the same bytes */
 };
 
 struct guest_config {
-    size_t num_vcpus;       /* 1..GUEST_MAX_VCPUS; vCPU ids are 0..num_vcpus-1 */
+    size_t num_vcpus; /* 1..GUEST_MAX_VCPUS; vCPU ids are 0..num_vcpus-1 */
     size_t num_ram_regions; /* 1..GUEST_MAX_RAM_REGIONS, non-overlapping */
     struct guest_ram_region ram[GUEST_MAX_RAM_REGIONS];
     enum gic_version gic_version;
@@ -47,7 +47,8 @@ bool guest_init(const struct guest_config *config);
  * PC = kernel_pc (guest-physical), EL1h with DAIF masked, MMU and caches off
  * (Linux booting.rst). `initrd` is informational: Linux finds the initrd
  * through the DTB's /chosen node, which linux_setup_images() patches.
- * Returns false if the vCPU id is invalid or the entry point is not in RAM.
+ * Returns false if the vCPU id is invalid, or the entry point is not a
+ * 4-byte aligned address in RAM, or the DTB address is not in RAM.
  */
 bool guest_start(size_t boot_vcpu_id, uintptr_t kernel_pc, uintptr_t dtb, uintptr_t initrd);
 
@@ -66,7 +67,7 @@ bool guest_restart(size_t boot_vcpu_id, uintptr_t guest_ram_vaddr, size_t guest_
 
 /* Power events the guest asks for through PSCI (DESIGN section 5). */
 enum guest_power_event {
-    GUEST_POWER_OFF,   /* SYSTEM_OFF: the guest has been stopped */
+    GUEST_POWER_OFF, /* SYSTEM_OFF: the guest has been stopped */
     GUEST_POWER_RESET, /* SYSTEM_RESET: the guest has been restarted */
 };
 

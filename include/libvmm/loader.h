@@ -22,13 +22,21 @@
  *             2 MiB aligned) + text_offset.
  * kernel      VMM pointer to the Image (header magic "ARM\x64" at 0x38),
  *             kernel_size bytes. image_size (footprint incl. BSS) and flags
- *             (little-endian, 4 KiB pages) are honoured; image_size 0 means a
+ *             are honoured: the image must be little-endian; page size
+ *             unspecified, 4 KiB or 64 KiB is accepted, 16 KiB is refused
+ *             (cortex-a57 has no 16 KiB granule). image_size 0 means a
  *             pre-3.17 kernel: text_offset 0x80000 and the file size are used.
- * dtb_src     VMM pointer to a flattened device tree, dtb_size bytes.
+ * dtb_src     VMM pointer to a flattened device tree, dtb_size bytes, 8-byte
+ *             aligned (libfdt requires it); its totalsize must be at most
+ *             2 MiB - LOADER_DTB_SLACK so the patched copy fits booting.rst's
+ *             2 MiB limit.
  * dtb_dest    guest-physical destination, 8-byte aligned; the copy gets
  *             /chosen linux,initrd-start/-end set (or removed when there is no
  *             initrd), so it needs up to LOADER_DTB_SLACK bytes more room.
  * initrd_*    optional (initrd_size 0 = none); guest-physical destination.
+ *
+ * Sources (kernel, DTB, initrd) must lie outside guest RAM: guest_restart()
+ * reloads from them after the guest has run.
  *
  * Everything is checked before anything is copied: all destinations inside
  * guest RAM, no overlap between the kernel footprint, the DTB (with slack) and

@@ -39,10 +39,10 @@ void vmm_log_limited(struct log_ratelimit *rl, enum log_level level, const char 
 #define LOG_DEBUG(...) vmm_log(LOG_LEVEL_DEBUG, __func__, __VA_ARGS__)
 
 /* For conditions a guest controls: rate limited per call site. */
-#define LOG_GUEST(level, ...)                                                                                       \
-    do {                                                                                                            \
-        static struct log_ratelimit log_rl_;                                                                        \
-        vmm_log_limited(&log_rl_, (level), __func__, __VA_ARGS__);                                                  \
+#define LOG_GUEST(level, ...)                                                                                          \
+    do {                                                                                                               \
+        static struct log_ratelimit log_rl_;                                                                           \
+        vmm_log_limited(&log_rl_, (level), __func__, __VA_ARGS__);                                                     \
     } while (0)
 
 /* snprintf subset used by the logger: %d %i %u %x %X %p %s %c %% with l/ll/z/h modifiers, width, '0', '-'. */

@@ -12,9 +12,9 @@
 #define MMIO_MAX_REGIONS 64
 
 struct mmio_access {
-    uint64_t gpa;    /* guest-physical address of the access */
+    uint64_t gpa; /* guest-physical address of the access */
     uint64_t offset; /* gpa - region base */
-    uint8_t width;   /* bytes: 1, 2, 4 or 8 */
+    uint8_t width; /* bytes: 1, 2, 4 or 8 */
     bool is_write;
     uint64_t value; /* write: the value stored (low `width` bytes); read: set by the handler */
 };

@@ -32,7 +32,7 @@ typedef void (*virq_ack_fn_t)(size_t vcpu_id, int irq, void *cookie);
 bool virq_controller_init(size_t cpu_id);
 
 /*
- * Register interrupt virq_num (SGI/PPI 0..31 are per vCPU; SPIs 32..1019 are
+ * Register interrupt virq_num (SGI/PPI 0..31 are per vCPU; SPIs 32..287 are
  * global and vcpu_id names the vCPU they target initially). ack_fn may be NULL.
  * Refuses invalid vCPU ids, out-of-range numbers and duplicates.
  */

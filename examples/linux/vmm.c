@@ -1,0 +1,102 @@
+/*
+ * The main job: a VMM that boots one guest, either an arm64 Linux Image or a
+ * raw binary (as QEMU's -kernel does), using only the public libvmm API.
+ *
+ * The guest's memory map (RAM, DTB and initrd addresses) comes from the build
+ * (mk/guest.mk) so that it matches the guest device tree; the images are
+ * linked into this program (images.S), as Microkit VMMs do.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <microkit.h>
+#include <libvmm/libvmm.h>
+#include "platform.h"
+
+#define BOOT_VCPU 0
+#define GUEST_NUM_VCPUS 1
+#define GICD_GPA 0x08000000
+#define UART_IRQ 33
+#define UART_CHANNEL 1
+
+/* Filled in from the system description (Microkit setvar_vaddr). */
+uintptr_t guest_ram_vaddr;
+
+extern const char _guest_kernel_image[], _guest_kernel_image_end[];
+extern const char _guest_dtb_image[], _guest_dtb_image_end[];
+extern const char _guest_initrd_image[], _guest_initrd_image_end[];
+
+static bool is_linux_image(const char *image, size_t size)
+{
+    /* booting.rst: the magic "ARM\x64" sits at offset 0x38 of the header. */
+    return size >= 64 && memcmp(image + 0x38, "ARM\x64", 4) == 0;
+}
+
+static void on_power_event(enum guest_power_event event, void *cookie)
+{
+    (void)cookie;
+    if (event == GUEST_POWER_OFF) {
+        LOG_INFO("guest powered off");
+        platform_power_off();
+    } else {
+        LOG_INFO("guest rebooted");
+    }
+}
+
+static uintptr_t load_images(void)
+{
+    size_t kernel_size = (size_t)(_guest_kernel_image_end - _guest_kernel_image);
+    size_t dtb_size = (size_t)(_guest_dtb_image_end - _guest_dtb_image);
+    size_t initrd_size = (size_t)(_guest_initrd_image_end - _guest_initrd_image);
+    bool is_linux = is_linux_image(_guest_kernel_image, kernel_size);
+
+    LOG_INFO("loading %s kernel (%zu bytes), DTB (%zu bytes), initrd (%zu bytes)", is_linux ? "Linux" : "raw",
+             kernel_size, dtb_size, initrd_size);
+    if (is_linux) {
+        return linux_setup_images(guest_ram_vaddr, (uintptr_t)_guest_kernel_image, kernel_size,
+                                  (uintptr_t)_guest_dtb_image, GUEST_DTB_ADDR, dtb_size, (uintptr_t)_guest_initrd_image,
+                                  GUEST_INITRD_ADDR, initrd_size);
+    }
+    return raw_setup_images(guest_ram_vaddr, (uintptr_t)_guest_kernel_image, kernel_size, (uintptr_t)_guest_dtb_image,
+                            GUEST_DTB_ADDR, dtb_size, (uintptr_t)_guest_initrd_image, GUEST_INITRD_ADDR, initrd_size);
+}
+
+void init(void)
+{
+    const struct guest_config config = {
+        .num_vcpus = GUEST_NUM_VCPUS,
+        .num_ram_regions = 1,
+        .ram = {{.gpa = GUEST_RAM_BASE, .size = GUEST_RAM_SIZE, .vmm_vaddr = guest_ram_vaddr}},
+        .gic_version = GIC_VERSION_2,
+        .gicd_gpa = GICD_GPA,
+    };
+
+    if (!guest_init(&config)) {
+        platform_fail("guest configuration refused");
+        return;
+    }
+    uintptr_t entry = load_images();
+    if (entry == LOADER_FAILED) {
+        platform_fail("guest images could not be loaded");
+        return;
+    }
+    if (!virq_controller_init(BOOT_VCPU) || !virq_register_passthrough(BOOT_VCPU, UART_IRQ, UART_CHANNEL)) {
+        platform_fail("virtual interrupt controller setup failed");
+        return;
+    }
+    guest_set_power_handler(on_power_event, NULL);
+    if (!guest_start(BOOT_VCPU, entry, GUEST_DTB_ADDR, GUEST_INITRD_ADDR)) {
+        platform_fail("guest did not start");
+    }
+}
+
+void notified(microkit_channel ch)
+{
+    if (!virq_handle_passthrough(ch)) {
+        LOG_WARN("notification on unexpected channel %u", ch);
+    }
+}
+
+seL4_Bool fault(microkit_child child, microkit_msginfo msginfo, microkit_msginfo *reply_msginfo)
+{
+    return fault_handle(child, msginfo, reply_msginfo);
+}

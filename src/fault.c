@@ -1,0 +1,275 @@
+/*
+ * Fault dispatch: every seL4 fault a guest vCPU raises (ABI 2.1-2.5, MCS
+ * labels) is decoded and handled here; DESIGN sections 3 and 5.
+ *
+ * Exit-path cost: MR0 of a VMFault is the faulting pc, so a store from XZR or
+ * a load into XZR needs no register read; otherwise one ReadRegisters covers
+ * pc .. Rt and one WriteRegisters writes back pc (store) or pc .. Rt (load).
+ * The HVC path uses no register syscall at all: the UnknownSyscall reply
+ * writes x0..x7 and the restart pc from its message registers (ABI 2.5).
+ * Nothing is logged on a successful path.
+ */
+#include <libvmm/fault.h>
+#include <libvmm/guest.h>
+#include <libvmm/log.h>
+#include "guest_internal.h"
+#include "mmio_decode.h"
+#include "mmio_internal.h"
+#include "smccc.h"
+#include "vcpu.h"
+#include "vgic/vgic.h"
+
+/* Reply MRs of an UnknownSyscall: x0..x7 then FaultIP, the restart pc (ABI 2.5). */
+#define HVC_REPLY_MRS (seL4_UnknownSyscall_FaultIP + 1)
+
+/* pc (word 0) .. x7 and pc .. x3 in seL4_UserContext. */
+#define SMC_READ_COUNT (VCPU_CTX_X0 + 8)
+#define SMC_WRITE_COUNT (VCPU_CTX_X0 + 4)
+
+/* The guest has to stop: log why with a decoded dump, and stop all its vCPUs. */
+static bool stop_guest(size_t vcpu, const char *reason)
+{
+    vcpu_dump(vcpu, reason);
+    guest_stop(vcpu);
+    return false;
+}
+
+/* Deliver a synchronous external abort to the guest and resume it at the vector. */
+static bool inject_abort(size_t vcpu, uint64_t pc, bool instruction_abort)
+{
+    seL4_UserContext ctx;
+    if (!vcpu_read_regs(vcpu, &ctx, VCPU_CTX_SPSR + 1)) {
+        return false;
+    }
+    ctx.pc = pc;
+    if (!vcpu_inject_external_abort(vcpu, &ctx, instruction_abort) || !vcpu_write_regs(vcpu, &ctx, VCPU_CTX_SPSR + 1)) {
+        return false;
+    }
+    return true;
+}
+
+static bool mmio_store(size_t vcpu, uint64_t pc, uint64_t gpa, const struct mmio_syndrome *s)
+{
+    seL4_UserContext ctx;
+    uint64_t reg = 0;
+    if (s->rt != MMIO_REG_XZR) {
+        if (!vcpu_read_regs(vcpu, &ctx, vcpu_ctx_count_for(s->rt))) {
+            return false;
+        }
+        reg = vcpu_ctx_get_gpr(&ctx, s->rt);
+    }
+    struct mmio_access access = {
+        .gpa = gpa,
+        .width = s->width,
+        .is_write = true,
+        .value = mmio_store_value(s, reg),
+    };
+    if (mmio_dispatch(vcpu, &access) != MMIO_HANDLED) {
+        return inject_abort(vcpu, pc, false);
+    }
+    ctx.pc = pc + s->insn_len;
+    return vcpu_write_regs(vcpu, &ctx, 1);
+}
+
+static bool mmio_load(size_t vcpu, uint64_t pc, uint64_t gpa, const struct mmio_syndrome *s)
+{
+    struct mmio_access access = {.gpa = gpa, .width = s->width, .is_write = false, .value = 0};
+    if (mmio_dispatch(vcpu, &access) != MMIO_HANDLED) {
+        return inject_abort(vcpu, pc, false);
+    }
+    /* WriteRegisters writes words 0..count-1, so the words before Rt must be read first. */
+    seL4_UserContext ctx;
+    size_t count = vcpu_ctx_count_for(s->rt);
+    if (count > 1 && !vcpu_read_regs(vcpu, &ctx, count)) {
+        return false;
+    }
+    vcpu_ctx_set_gpr(&ctx, s->rt, mmio_load_result(s, access.value));
+    ctx.pc = pc + s->insn_len;
+    return vcpu_write_regs(vcpu, &ctx, count);
+}
+
+/* Skip the faulting instruction without any other effect (count 1: pc only). */
+static bool skip_instruction(size_t vcpu, uint64_t pc, unsigned len)
+{
+    seL4_UserContext ctx;
+    ctx.pc = pc + len;
+    return vcpu_write_regs(vcpu, &ctx, 1);
+}
+
+static bool data_abort(size_t vcpu, uint64_t pc, uint64_t addr, uint32_t esr)
+{
+    struct mmio_syndrome s;
+    mmio_decode_syndrome(esr, &s);
+    if (!mmio_dfsc_is_mmio(s.dfsc) || s.far_invalid || s.s1ptw) {
+        LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: data abort at pc 0x%llx, IPA 0x%llx, ESR 0x%08x (DFSC 0x%02x%s%s)", vcpu,
+                  (unsigned long long)pc, (unsigned long long)addr, esr, s.dfsc, s.far_invalid ? ", FnV" : "",
+                  s.s1ptw ? ", stage-1 walk" : "");
+        return inject_abort(vcpu, pc, false);
+    }
+    if (!mmio_claimed(addr)) {
+        LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: %s at IPA 0x%llx (pc 0x%llx): no device there", vcpu,
+                  s.is_write ? "write" : "read", (unsigned long long)addr, (unsigned long long)pc);
+        return inject_abort(vcpu, pc, false);
+    }
+    if (s.cache_maint) {
+        /* DC on an emulated device: nothing to maintain (no cached copy exists). */
+        return skip_instruction(vcpu, pc, s.insn_len);
+    }
+    if (!s.isv) {
+        /* LDP/STP, writeback, exclusives, SIMD...: the syndrome cannot describe them (DESIGN 5). */
+        LOG_GUEST(LOG_LEVEL_ERROR,
+                  "vCPU %zu: access at IPA 0x%llx (pc 0x%llx) the syndrome cannot describe (ISV=0, e.g. "
+                  "LDP/STP or writeback): external abort injected",
+                  vcpu, (unsigned long long)addr, (unsigned long long)pc);
+        return inject_abort(vcpu, pc, false);
+    }
+    return s.is_write ? mmio_store(vcpu, pc, addr, &s) : mmio_load(vcpu, pc, addr, &s);
+}
+
+static bool fault_vm(size_t vcpu)
+{
+    uint64_t pc = microkit_mr_get(seL4_VMFault_IP);
+    uint64_t addr = microkit_mr_get(seL4_VMFault_Addr);
+    uint32_t esr = (uint32_t)microkit_mr_get(seL4_VMFault_FSR);
+    if (microkit_mr_get(seL4_VMFault_PrefetchFault) != 0) {
+        LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: instruction fetch from IPA 0x%llx (pc 0x%llx), not RAM", vcpu,
+                  (unsigned long long)addr, (unsigned long long)pc);
+        return inject_abort(vcpu, pc, true);
+    }
+    return data_abort(vcpu, pc, addr, esr);
+}
+
+/* SMC (VCPUFault, EC 0x17): the trapped SMC is re-executed unless pc moves past it. */
+static bool fault_smc(size_t vcpu)
+{
+    seL4_UserContext ctx;
+    if (!vcpu_read_regs(vcpu, &ctx, SMC_READ_COUNT)) {
+        return false;
+    }
+    uint64_t regs[8] = {ctx.x0, ctx.x1, ctx.x2, ctx.x3, ctx.x4, ctx.x5, ctx.x6, ctx.x7};
+    switch (smccc_handle(vcpu, regs)) {
+    case SMCCC_RESUME:
+        ctx.x0 = regs[0];
+        ctx.x1 = regs[1];
+        ctx.x2 = regs[2];
+        ctx.x3 = regs[3];
+        ctx.pc += 4; /* SMC is always a 32-bit instruction */
+        return vcpu_write_regs(vcpu, &ctx, SMC_WRITE_COUNT);
+    case SMCCC_RESTARTED:
+        return true; /* the reboot rewrote every register; the reply is a no-op */
+    case SMCCC_STOPPED:
+    default:
+        return false; /* already suspended: it must not resume */
+    }
+}
+
+/*
+ * WFI/WFE trapped (EC 0x01). hyp runs guests with TWI = TWE = 0, so this only
+ * happens on a kernel that traps them (seL4's default). A WFE must never
+ * block; a WFI is completed at once as well. Blocking a trapped WFI until the
+ * guest's virtual-timer deadline or a vIRQ (DESIGN 3) is future work.
+ */
+static bool fault_wfx(size_t vcpu, uint32_t esr)
+{
+    seL4_UserContext ctx;
+    if (!vcpu_read_regs(vcpu, &ctx, 1)) {
+        return false;
+    }
+    return skip_instruction(vcpu, ctx.pc, (esr & ESR_IL) ? 4 : 2);
+}
+
+static bool fault_vcpu(size_t vcpu)
+{
+    uint32_t esr = (uint32_t)microkit_mr_get(seL4_VCPUFault_HSR);
+    switch (ESR_EC(esr)) {
+    case ESR_EC_SMC64:
+        return fault_smc(vcpu);
+    case ESR_EC_WFX:
+        return fault_wfx(vcpu, esr);
+    default:
+        /* Includes EC 0x18 (trapped MSR/MRS): no system register is emulated yet. */
+        LOG_ERR("vCPU %zu: unhandled trap", vcpu);
+        vcpu_log_esr("ESR_EL2", esr);
+        return stop_guest(vcpu, "stopped the guest on an unhandled trap");
+    }
+}
+
+/* HVC (UnknownSyscall): answered entirely through the reply message (ABI 2.5). */
+static bool fault_hvc(size_t vcpu, microkit_msginfo *reply)
+{
+    uint64_t regs[8];
+    for (seL4_Uint8 i = 0; i < 8; i++) {
+        regs[i] = microkit_mr_get(seL4_UnknownSyscall_X0 + i);
+    }
+    uint64_t fault_ip = microkit_mr_get(seL4_UnknownSyscall_FaultIP);
+    switch (smccc_handle(vcpu, regs)) {
+    case SMCCC_RESUME:
+        for (seL4_Uint8 i = 0; i < 8; i++) {
+            microkit_mr_set(seL4_UnknownSyscall_X0 + i, regs[i]);
+        }
+        microkit_mr_set(seL4_UnknownSyscall_FaultIP, fault_ip + 4);
+        *reply = microkit_msginfo_new(0, HVC_REPLY_MRS);
+        return true;
+    case SMCCC_RESTARTED:
+        *reply = microkit_msginfo_new(0, 0); /* touch no register of the rebooted vCPU */
+        return true;
+    case SMCCC_STOPPED:
+    default:
+        return false;
+    }
+}
+
+static bool fault_user_exception(size_t vcpu)
+{
+    LOG_ERR("vCPU %zu: undefined trap at pc 0x%llx", vcpu,
+            (unsigned long long)microkit_mr_get(seL4_UserException_FaultIP));
+    vcpu_log_esr("ESR_EL2", microkit_mr_get(seL4_UserException_Number));
+    return stop_guest(vcpu, "stopped the guest on a user exception");
+}
+
+/* Message registers each fault label carries (ABI 2.2). */
+static bool length_ok(seL4_Word label, seL4_Word length)
+{
+    switch (label) {
+    case seL4_Fault_VMFault:
+        return length >= seL4_VMFault_Length;
+    case seL4_Fault_UnknownSyscall:
+        return length >= seL4_UnknownSyscall_Length;
+    case seL4_Fault_UserException:
+        return length >= seL4_UserException_Length;
+    default:
+        return length >= 1;
+    }
+}
+
+bool fault_handle(size_t vcpu_id, microkit_msginfo msginfo, microkit_msginfo *reply)
+{
+    seL4_Word label = microkit_msginfo_get_label(msginfo);
+    if (!guest_vcpu_valid(vcpu_id)) {
+        LOG_ERR("fault (label %llu) from vCPU %zu, which is not configured", (unsigned long long)label, vcpu_id);
+        return false;
+    }
+    if (!length_ok(label, microkit_msginfo_get_count(msginfo))) {
+        LOG_ERR("vCPU %zu: fault label %llu with only %llu message registers", vcpu_id, (unsigned long long)label,
+                (unsigned long long)microkit_msginfo_get_count(msginfo));
+        return stop_guest(vcpu_id, "stopped the guest on a malformed fault message");
+    }
+    *reply = microkit_msginfo_new(0, 0);
+    switch (label) {
+    case seL4_Fault_VMFault:
+        return fault_vm(vcpu_id);
+    case seL4_Fault_UnknownSyscall:
+        return fault_hvc(vcpu_id, reply);
+    case seL4_Fault_VCPUFault:
+        return fault_vcpu(vcpu_id);
+    case seL4_Fault_VGICMaintenance:
+        return vgic_handle_maintenance(vcpu_id, microkit_mr_get(seL4_VGICMaintenance_IDX));
+    case seL4_Fault_VPPIEvent:
+        return vgic_handle_vppi(vcpu_id, microkit_mr_get(seL4_VPPIEvent_IRQ));
+    case seL4_Fault_UserException:
+        return fault_user_exception(vcpu_id);
+    default:
+        LOG_ERR("vCPU %zu: unknown fault label %llu", vcpu_id, (unsigned long long)label);
+        return stop_guest(vcpu_id, "stopped the guest on an unknown fault");
+    }
+}

@@ -1,0 +1,90 @@
+/*
+ * SMC Calling Convention 1.1 (Arm DEN0028) for guest SMC and HVC calls:
+ * DESIGN section 5. Both conduits land here with the same semantics.
+ *
+ * Register use (DEN0028, "SMC32/HVC32" and "SMC64/HVC64" argument passing):
+ * the function id is W0; an SMC32/HVC32 call passes its arguments in W1-W7,
+ * so their upper halves are ignored; results go to X0-X3 (W0-W3), X4-X17 are
+ * preserved. A 32-bit result is written sign-extended, which is how DEN0028
+ * (issue B on) defines the Unknown Function Identifier value (-1 "sign-extended
+ * ... in R0, W0 or X0") and leaves every other 32-bit result unchanged in W0.
+ */
+#include <stdbool.h>
+#include <libvmm/log.h>
+#include "psci.h"
+#include "smccc.h"
+
+static int64_t smccc_arch_features(uint32_t queried)
+{
+    switch (queried) {
+    case SMCCC_VERSION_FID:
+    case SMCCC_ARCH_FEATURES_FID:
+        return SMCCC_RET_SUCCESS;
+    case SMCCC_ARCH_WORKAROUND_1_FID:
+    case SMCCC_ARCH_WORKAROUND_2_FID:
+    case SMCCC_ARCH_WORKAROUND_3_FID:
+        /*
+         * Not implemented: the guest must not call them on every context
+         * switch (DESIGN 5). NOT_SUPPORTED tells it no firmware mitigation
+         * exists.
+         */
+    default:
+        return SMCCC_RET_NOT_SUPPORTED;
+    }
+}
+
+static int64_t smccc_arch_call(size_t vcpu, uint32_t fid, const uint64_t args[8])
+{
+    switch (fid) {
+    case SMCCC_VERSION_FID:
+        return SMCCC_VERSION_1_1;
+    case SMCCC_ARCH_FEATURES_FID:
+        return smccc_arch_features((uint32_t)args[1]);
+    default:
+        LOG_GUEST(LOG_LEVEL_DEBUG, "vCPU %zu: Arm architecture call 0x%x not supported", vcpu, fid);
+        return SMCCC_RET_NOT_SUPPORTED;
+    }
+}
+
+/* True for a fast call whose must-be-zero bits are clear (DEN0028 "Function Identifiers"). */
+static bool fid_well_formed(uint32_t fid)
+{
+    return (fid & SMCCC_FAST_CALL) != 0 && (fid & SMCCC_MBZ_MASK) == 0;
+}
+
+static enum smccc_outcome dispatch(size_t vcpu, uint32_t fid, const uint64_t args[8], int64_t *ret)
+{
+    if (!fid_well_formed(fid)) {
+        /* Yielding calls and malformed ids: there is no Trusted OS behind us. */
+        LOG_GUEST(LOG_LEVEL_DEBUG, "vCPU %zu: function id 0x%x not supported", vcpu, fid);
+        *ret = SMCCC_RET_NOT_SUPPORTED;
+        return SMCCC_RESUME;
+    }
+    uint32_t owner = (fid >> SMCCC_OWNER_SHIFT) & SMCCC_OWNER_MASK;
+    if (owner == SMCCC_OWNER_ARCH) {
+        *ret = smccc_arch_call(vcpu, fid, args);
+        return SMCCC_RESUME;
+    }
+    if (owner == SMCCC_OWNER_STANDARD && (fid & 0xffff) <= 0x1f) {
+        return psci_handle(vcpu, fid, args, ret);
+    }
+    LOG_GUEST(LOG_LEVEL_DEBUG, "vCPU %zu: function id 0x%x (owner %u) not supported", vcpu, fid, owner);
+    *ret = SMCCC_RET_NOT_SUPPORTED;
+    return SMCCC_RESUME;
+}
+
+enum smccc_outcome smccc_handle(size_t vcpu, uint64_t regs[8])
+{
+    uint32_t fid = (uint32_t)regs[0];
+    bool is64 = (fid & SMCCC_64BIT) != 0;
+    uint64_t args[8];
+    for (size_t i = 0; i < 8; i++) {
+        args[i] = is64 ? regs[i] : (uint32_t)regs[i];
+    }
+    int64_t ret = SMCCC_RET_NOT_SUPPORTED;
+    enum smccc_outcome outcome = dispatch(vcpu, fid, args, &ret);
+    if (outcome == SMCCC_RESUME) {
+        regs[0] = is64 ? (uint64_t)ret : (uint64_t)(int64_t)(int32_t)ret;
+    }
+    return outcome;
+}

@@ -1,0 +1,143 @@
+/*
+ * vGIC internals shared by the version-independent core (vgic.c), the
+ * pending queues and list-register management (vgic_lr.c) and the register
+ * files of each GIC version (vgic_v2_dist.c; a GICv3 distributor and
+ * redistributor would be further files using the same operations).
+ *
+ * State model (GIC architecture spec IHI 0048B section 3.2.4): each INTID has
+ * a pending latch (edge event, ISPENDR, or an inject), a line level (level-
+ * sensitive inputs, vgic_set_level), an active bit, enable, group, 8-bit
+ * priority (5 bits implemented) and, for SPIs, an 8-bit target list.
+ * SGIs keep one pending bit per source vCPU instead of the latch.
+ *
+ * An INTID is "queued" on a vCPU when the guest could take it there now:
+ * pending, enabled, its group enabled in GICD_CTLR, not active, not in a list
+ * register, and targeting that vCPU. Queued INTIDs sit in per-vCPU bitmaps,
+ * one per priority level, so the best one is found with two bit scans.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <libvmm/mmio.h>
+#include "vgic/vgic.h"
+
+#define VGIC_NUM_INTIDS (VGIC_NUM_LOCAL + VGIC_MAX_SPIS)
+#define VGIC_PRIO_MASK 0xf8 /* 5 priority bits implemented: GICH_LR holds priority[7:3] */
+#define VGIC_PRIO_SHIFT 3
+#define VGIC_PRIO_LEVELS 32
+#define VGIC_QUEUE_WORDS ((VGIC_NUM_INTIDS + 63) / 64)
+#define VGIC_LR_NONE 0xffff
+
+_Static_assert(VGIC_MAX_SPIS % 32 == 0, "GICD_TYPER.ITLinesNumber counts whole 32-INTID blocks");
+_Static_assert(VGIC_NUM_INTIDS <= 1020, "INTIDs 1020..1023 are special");
+_Static_assert(GUEST_MAX_VCPUS <= 8, "GICv2 target lists and SGI sources are 8-bit");
+_Static_assert(VGIC_MAX_LRS <= 32, "LR masks are 32-bit");
+
+struct vgic_irq {
+    virq_ack_fn_t ack_fn;
+    void *ack_cookie;
+    uint16_t intid;
+    uint8_t owner; /* INTID < 32: the vCPU this banked copy belongs to */
+    uint8_t priority; /* IPRIORITYR byte, low 3 bits RAZ/WI */
+    uint8_t targets; /* SPIs: ITARGETSR byte */
+    uint8_t reset_targets; /* SPIs: targets after reset (the registering vCPU) */
+    uint8_t sgi_sources; /* SGIs: vCPUs with an SGI pending here (SPENDSGIR) */
+    uint8_t queued_mask; /* vCPUs whose queue holds it */
+    uint8_t queued_level; /* priority level it is queued under */
+    uint8_t lr_vcpu; /* while in_lr: where */
+    uint8_t lr_index;
+    bool registered; /* the VMM registered it (ack callback may be NULL) */
+    bool enabled;
+    bool latch; /* pending latch (edge, ISPENDR, inject) */
+    bool line; /* input level as last set by vgic_set_level() */
+    bool active; /* reads as active; set while it sits in a list register */
+    bool in_lr;
+    bool edge; /* ICFGR Int_config[1] */
+    bool group1; /* IGROUPR */
+    bool retire; /* vgic_reset(): call the ack callback once the state is reset */
+};
+
+struct vgic_vcpu {
+    struct vgic_irq local[VGIC_NUM_LOCAL];
+    uint16_t lr_intid[VGIC_MAX_LRS]; /* what each busy LR holds */
+    uint16_t stale_intid[VGIC_MAX_LRS];
+    uint32_t lr_busy; /* loaded by us, not yet EOIed (VGICMaintenance with its IDX) */
+    uint32_t lr_stale; /* held something when the vGIC was reset; may be overwritten */
+    uint32_t lr_stuck; /* the kernel refused to overwrite it (DeleteFirst) */
+    uint32_t queued_levels;
+    uint64_t queue[VGIC_PRIO_LEVELS][VGIC_QUEUE_WORDS];
+    uint8_t num_lrs;
+};
+
+struct vgic_state {
+    bool ready;
+    size_t num_vcpus;
+    uint8_t vcpu_mask; /* one bit per configured vCPU */
+    uint64_t gicd_gpa;
+    uint32_t ctlr; /* GICD_CTLR: bit 0 EnableGrp0, bit 1 EnableGrp1 (no Security Extensions) */
+    struct vgic_irq spi[VGIC_MAX_SPIS];
+    struct vgic_vcpu vcpu[GUEST_MAX_VCPUS];
+};
+
+extern struct vgic_state vgic_state;
+
+#define VGIC_CTLR_MASK 0x3u
+
+/* --- vgic.c: the per-INTID state machine ------------------------------------------------------------------- */
+
+/* The state of intid as seen from vcpu (banked below 32), or NULL if not implemented. vcpu must be valid. */
+struct vgic_irq *vgic_irq_get(size_t vcpu, unsigned intid);
+
+/* Pending as the guest reads it (ISPENDR). */
+bool vgic_irq_pending(const struct vgic_irq *irq);
+
+/* Re-evaluate where irq is queued after any state change, then refill the LRs of the vCPUs it may go to. */
+void vgic_irq_update(struct vgic_irq *irq);
+
+/* As vgic_irq_update() without the refill: returns the vCPUs whose LRs should be refilled. */
+uint8_t vgic_irq_requeue(struct vgic_irq *irq);
+
+/* Guest register operations (every one re-evaluates delivery). */
+void vgic_irq_set_enabled(struct vgic_irq *irq, bool enabled);
+void vgic_irq_set_pending(struct vgic_irq *irq, bool pending);
+void vgic_irq_set_active(struct vgic_irq *irq, bool active);
+void vgic_irq_set_group(struct vgic_irq *irq, bool group1);
+void vgic_irq_set_priority(struct vgic_irq *irq, uint8_t priority);
+void vgic_irq_set_targets(struct vgic_irq *irq, uint8_t targets);
+void vgic_irq_set_edge(struct vgic_irq *irq, bool edge);
+
+/* GICD_CTLR group enables. */
+void vgic_set_ctlr(uint32_t ctlr);
+
+/* SGI `sgi` from vCPU `source` becomes pending on vCPU `target` (both valid). */
+void vgic_sgi_raise(size_t target, unsigned sgi, size_t source);
+
+/* Clear the pending state of SGI `sgi` on `target` for every source in `sources`. */
+void vgic_sgi_clear(size_t target, unsigned sgi, uint8_t sources);
+
+/* --- vgic_lr.c: pending queues and list registers ------------------------------------------------------------ */
+
+/* Learn the LR count of vcpu from the kernel (ABI 3.1 RangeError probe). */
+bool vgic_lr_probe(size_t vcpu, uint8_t *num_lrs);
+
+/* Add irq to / remove it from the queue of vcpu at priority level `level`. */
+void vgic_queue_insert(size_t vcpu, const struct vgic_irq *irq, unsigned level);
+void vgic_queue_remove(size_t vcpu, const struct vgic_irq *irq, unsigned level);
+
+/* Load the best queued INTIDs of vcpu into every free LR. */
+void vgic_lr_refill(size_t vcpu);
+
+/* Refill every vCPU in the mask. */
+void vgic_lr_refill_mask(uint8_t vcpus);
+
+/* Reset: queues empty, no LR busy; LRs that were busy become stale (may still hold an old vIRQ). */
+void vgic_lr_reset(size_t vcpu);
+
+/* --- vgic_v2_dist.c: the GICv2 distributor register file ---------------------------------------------------- */
+
+#define VGIC_V2_DIST_SIZE 0x1000
+
+/* MMIO handler of the GICv2 distributor window (registered with mmio_register()). */
+bool vgic_v2_dist_mmio(size_t vcpu, struct mmio_access *access, void *cookie);
