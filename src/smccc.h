@@ -8,8 +8,8 @@
 #include <stdint.h>
 
 enum smccc_outcome {
-    SMCCC_RESUME,    /* results are in regs[0..3]; advance past the call */
-    SMCCC_STOPPED,   /* the calling vCPU was stopped (CPU_OFF, SYSTEM_OFF) */
+    SMCCC_RESUME, /* results are in regs[0..3]; advance past the call */
+    SMCCC_STOPPED, /* the calling vCPU was stopped (CPU_OFF, SYSTEM_OFF) */
     SMCCC_RESTARTED, /* the guest was rebooted (SYSTEM_RESET): touch no registers */
 };
 

@@ -102,16 +102,18 @@ int vmm_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
         switch (*p) {
         case 'd':
         case 'i': {
-            int64_t v = size_t_arg ? (int64_t)va_arg(ap, long) : longs ? (int64_t)va_arg(ap, long long)
-                                                                       : va_arg(ap, int);
+            int64_t v = size_t_arg ? (int64_t)va_arg(ap, long)
+                        : longs    ? (int64_t)va_arg(ap, long long)
+                                   : va_arg(ap, int);
             put_number(&o, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0, 10, false, width, left, pad);
             break;
         }
         case 'u':
         case 'x':
         case 'X': {
-            uint64_t v = size_t_arg ? va_arg(ap, size_t) : longs ? va_arg(ap, unsigned long long)
-                                                                 : va_arg(ap, unsigned int);
+            uint64_t v = size_t_arg ? va_arg(ap, size_t)
+                         : longs    ? va_arg(ap, unsigned long long)
+                                    : va_arg(ap, unsigned int);
             put_number(&o, v, false, *p == 'u' ? 10 : 16, *p == 'X', width, left, pad);
             break;
         }

@@ -33,11 +33,11 @@ struct fake_lr {
 struct fake_vcpu {
     seL4_UserContext regs;
     seL4_Word sysregs[seL4_VCPUReg_Num];
-    bool runnable;          /* resumed and not stopped since */
-    unsigned stops;         /* seL4_TCB_Suspend calls */
-    unsigned resumes;       /* WriteRegisters(resume) / Resume calls */
-    unsigned reg_reads;     /* seL4_TCB_ReadRegisters calls */
-    unsigned reg_writes;    /* seL4_TCB_WriteRegisters calls */
+    bool runnable; /* resumed and not stopped since */
+    unsigned stops; /* seL4_TCB_Suspend calls */
+    unsigned resumes; /* WriteRegisters(resume) / Resume calls */
+    unsigned reg_reads; /* seL4_TCB_ReadRegisters calls */
+    unsigned reg_writes; /* seL4_TCB_WriteRegisters calls */
     seL4_Word last_read_count;
     seL4_Word last_write_count;
     unsigned vppi_acks;
