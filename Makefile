@@ -4,12 +4,14 @@ BUILD ?= build
 export LIBVMM_CACHE ?= $(HOME)/.cache/libvmm
 
 .DEFAULT_GOAL := all
-.PHONY: all deps lib test run bench fuzz format format-check clean system-test
+.PHONY: all deps lib test bench fuzz format format-check clean system-test
 
 include mk/lib.mk
 include mk/unit.mk
--include mk/hyp.mk
--include mk/guest.mk
+include mk/hyp.mk
+include mk/guest.mk
+include mk/testguests.mk
+include mk/examples.mk
 
 # Install whatever is missing (Debian packages only). A stamp keeps repeat
 # runs fast; it is refreshed when the script changes.
@@ -24,6 +26,7 @@ lib: $(DEPS_STAMP)
 	$(MAKE) $(HOST_LIB) $(TARGET_LIB)
 
 all: lib
+	$(MAKE) image testguests
 
 test: $(DEPS_STAMP)
 	$(MAKE) all

@@ -1,0 +1,56 @@
+/*
+ * The main job's system description for hyp: the equivalent of the Microkit
+ * SDF that libvmm's QEMU examples use (ABI reference 1.4): guest RAM mapped
+ * into the VMM (setvar guest_ram_vaddr) and into the VM at GUEST_RAM_BASE,
+ * the PL011 passed through, the GICv2 virtual CPU interface at the guest's
+ * GICC address, the distributor left unmapped so it traps to the VMM, and
+ * the PL011 interrupt (INTID 33) on channel 1.
+ */
+#include <hyp/system.h>
+
+extern uintptr_t guest_ram_vaddr;
+
+/* VMM-virtual address of guest RAM: deliberately neither its GPA nor its PA. */
+#define GUEST_RAM_VMM_VADDR 0x2000000000ull
+#define GUEST_GICC_GPA 0x08010000
+#define GUEST_UART_GPA 0x09000000
+#define UART_IRQ 33
+#define UART_CHANNEL 1
+
+static const struct hyp_memory_region regions[] = {
+    {.name = "guest_ram", .size = GUEST_RAM_SIZE, .source = HYP_MR_ALLOCATE},
+    {.name = "uart", .size = 0x1000, .source = HYP_MR_PLATFORM_UART},
+    {.name = "gic_vcpu", .size = 0x2000, .source = HYP_MR_PLATFORM_GICV},
+};
+
+static const struct hyp_vmm_map vmm_maps[] = {
+    {.mr = &regions[0],
+     .vaddr = GUEST_RAM_VMM_VADDR,
+     .perms = HYP_PERM_RW,
+     .cached = true,
+     .setvar_vaddr = &guest_ram_vaddr},
+};
+
+static const struct hyp_vm_map vm_maps[] = {
+    {.mr = &regions[0], .guest_addr = GUEST_RAM_BASE, .perms = HYP_PERM_RWX, .cached = true},
+    {.mr = &regions[1], .guest_addr = GUEST_UART_GPA, .perms = HYP_PERM_RW, .cached = false},
+    {.mr = &regions[2], .guest_addr = GUEST_GICC_GPA, .perms = HYP_PERM_RW, .cached = false},
+};
+
+static const struct hyp_vm vm = {.name = "linux", .num_vcpus = 1, .maps = vm_maps, .num_maps = 3};
+
+static const struct hyp_irq irqs[] = {{.irq = UART_IRQ, .id = UART_CHANNEL, .trigger = HYP_IRQ_LEVEL}};
+
+static const struct hyp_pd pds[] = {{
+    .name = "vmm",
+    .init = init,
+    .notified = notified,
+    .fault = fault,
+    .maps = vmm_maps,
+    .num_maps = 1,
+    .irqs = irqs,
+    .num_irqs = 1,
+    .vm = &vm,
+}};
+
+const struct hyp_system hyp_system = {.regions = regions, .num_regions = 3, .pds = pds, .num_pds = 1};

@@ -1,0 +1,67 @@
+/*
+ * Per-physical-CPU state. TPIDR_EL2 points at this CPU's struct hyp_cpu;
+ * the first fields are used by the assembly in vectors.S (offsets below).
+ */
+#pragma once
+
+#define CPU_HYP_SP 0
+#define CPU_FRAME 8
+#define CPU_FP 16
+#define CPU_FP_SAVED 24
+
+#define HYP_MAX_CPUS 8
+/*
+ * Per CPU: hyp and the VMM run on SP_EL0 (EL2t) with HYP_STACK_SIZE bytes above an unmapped guard
+ * page; SP_EL2 is a small exception stack, always valid, used by the EL2 vectors.
+ */
+#define HYP_STACK_SIZE 0x10000
+#define HYP_STACK_GUARD 0x1000
+#define HYP_EXC_STACK_SIZE 0x2000
+
+/* Exit codes returned by hyp_vcpu_enter (vectors.S). */
+#define EXIT_SYNC 0
+#define EXIT_IRQ 1
+#define EXIT_FIQ 2
+#define EXIT_SERROR 3
+
+#ifndef __ASSEMBLER__
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vcpu;
+struct vcpu_frame;
+struct vcpu_fp;
+struct pd;
+
+struct hyp_cpu {
+    uint64_t hyp_sp; /* CPU_HYP_SP: hyp's SP while the guest runs */
+    struct vcpu_frame *frame; /* CPU_FRAME: register frame of the vCPU running here */
+    struct vcpu_fp *fp; /* CPU_FP: FP/SIMD save area of the vCPU loaded here */
+    uint64_t fp_saved; /* CPU_FP_SAVED: 1 = guest FP state is in *fp, hyp owns the FP registers */
+    unsigned id;
+    struct vcpu *vcpu; /* the vCPU statically assigned to (and loaded on) this CPU */
+    struct pd *pd; /* the PD whose code runs on this CPU */
+    bool vtimer_hw_masked; /* vtimer PPI disabled at the distributor */
+    uint64_t exits, idles; /* statistics */
+};
+
+extern struct hyp_cpu hyp_cpus[HYP_MAX_CPUS];
+
+struct hyp_stack {
+    uint8_t guard[HYP_STACK_GUARD];
+    uint8_t stack[HYP_STACK_SIZE];
+    uint8_t exception[HYP_EXC_STACK_SIZE];
+};
+extern struct hyp_stack hyp_stacks[HYP_MAX_CPUS];
+
+static inline struct hyp_cpu *cpu_this(void)
+{
+    struct hyp_cpu *c;
+    __asm__ volatile("mrs %0, tpidr_el2" : "=r"(c));
+    return c;
+}
+
+/* vectors.S */
+uint64_t hyp_vcpu_enter(struct vcpu_frame *frame);
+extern char hyp_vectors[];
+#endif

@@ -1,0 +1,53 @@
+/*
+ * Protection-domain runtime: the Microkit event loop of ABI 1.2 run by hyp
+ * for a VMM linked into the same EL2 image (DESIGN 3: a documented divergence
+ * from seL4, where the VMM is an unprivileged PD).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <hyp/system.h>
+
+struct vcpu;
+
+enum pd_deferred {
+    PD_DEFERRED_NONE = 0,
+    PD_DEFERRED_SIGNAL,
+    PD_DEFERRED_IRQ_ACK,
+};
+
+struct pd {
+    const struct hyp_pd *desc;
+    unsigned index;
+    seL4_IPCBuffer ipc;
+    uint64_t notify_pending; /* bound notification word: bit n = channel n */
+    struct vcpu *fault_head, *fault_tail; /* fault endpoint queue, FIFO */
+    bool in_entry;
+    enum pd_deferred deferred;
+    seL4_CPtr deferred_cap;
+    uint64_t irq_mask; /* channels bound to IRQs */
+    uint64_t notify_mask; /* channels with a peer (microkit_notify) */
+    uint32_t irq_of_channel[MICROKIT_MAX_CHANNELS];
+    struct {
+        unsigned pd;
+        microkit_channel id;
+    } peer[MICROKIT_MAX_CHANNELS];
+    struct vcpu *vcpus[8];
+    unsigned num_vcpus;
+};
+
+#define HYP_MAX_PDS 1
+
+extern struct pd hyp_pds[HYP_MAX_PDS];
+extern unsigned hyp_num_pds;
+
+/* The PD whose code is running (the caller of a seL4_* operation). */
+struct pd *pd_current(void);
+/* Queue the fault whose MRs are in v->fault_mr on its PD's endpoint; `v` becomes BlockedOnSend. */
+void pd_queue_fault(struct vcpu *v, seL4_Word label, seL4_Word len);
+/* Remove `v`'s pending fault (queued or awaiting reply), as seL4 cancelIPC does. */
+void pd_cancel_fault(struct vcpu *v);
+void pd_signal(struct pd *pd, microkit_channel ch);
+/* Run init(), then the event loop on this CPU; never returns. */
+void pd_run(struct pd *pd) __attribute__((noreturn));

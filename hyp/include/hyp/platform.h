@@ -1,0 +1,36 @@
+/*
+ * What hyp learns about the board from QEMU's hardware device tree
+ * (placed at the start of RAM; DESIGN 3, Platform discovery).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PLATFORM_MAX_CPUS 8
+
+struct platform {
+    uint64_t dtb_pa;
+    uint64_t dtb_size;
+    uint64_t ram_base;
+    uint64_t ram_size;
+    unsigned gic_version; /* 2 or 3 */
+    uint64_t gicd_pa, gicd_size;
+    uint64_t gicc_pa, gicc_size;
+    uint64_t gich_pa, gich_size;
+    uint64_t gicv_pa, gicv_size;
+    uint32_t maint_irq; /* GIC maintenance INTID (25 on QEMU) */
+    uint32_t vtimer_irq; /* EL1 virtual timer INTID (27) */
+    uint32_t hyptimer_irq;
+    uint64_t uart_pa, uart_size;
+    uint32_t uart_irq;
+    unsigned num_cpus;
+    uint64_t cpu_mpidr[PLATFORM_MAX_CPUS];
+    const char *bootargs; /* points into the DTB; "" if none */
+    enum { PSCI_NONE, PSCI_HVC, PSCI_SMC } psci_conduit;
+};
+
+extern struct platform platform;
+
+/* Check the DTB at `dtb_pa` (identity mapped) and fill `platform`; panics if it is unusable. */
+void platform_init(uint64_t dtb_pa);

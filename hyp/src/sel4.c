@@ -1,0 +1,251 @@
+/*
+ * The libsel4 operations of <sel4/sel4.h>, performed by hyp for the calling
+ * PD with seL4's argument checks and error codes (ABI 3.1-3.4, 3.8). On an
+ * error, as with libsel4's stubs, the kernel's error details land in the
+ * IPC buffer: RangeError leaves the minimum in MR0 and the maximum in MR1.
+ * Capabilities are the Microkit CSpace slots of ABI 1.1.
+ */
+#include <hyp/arch.h>
+#include <hyp/cpu.h>
+#include <hyp/gic.h>
+#include <hyp/irq.h>
+#include <hyp/log.h>
+#include <hyp/pd.h>
+#include <hyp/platform.h>
+#include <hyp/vcpu.h>
+
+#define VPPI_VTIMER 27
+
+static seL4_Error range_error(seL4_Word min, seL4_Word max)
+{
+    __sel4_ipc_buffer->msg[0] = min;
+    __sel4_ipc_buffer->msg[1] = max;
+    return seL4_RangeError;
+}
+
+static struct vcpu *cap_to_vcpu(seL4_CPtr cap, seL4_CPtr base)
+{
+    struct pd *pd = pd_current();
+    if (cap < base || cap - base >= pd->num_vcpus) {
+        return NULL;
+    }
+    return pd->vcpus[cap - base];
+}
+
+/* seL4 restart(): a stopped thread (Inactive or blocked) loses its pending fault and becomes runnable. */
+static void vcpu_restart(struct vcpu *v)
+{
+    LOG_DEBUG("vCPU %u: restart at pc 0x%lx (state %d)", v->id, v->frame.pc, (int)v->state);
+    if (v->state != VCPU_RUNNABLE) {
+        pd_cancel_fault(v);
+        v->state = VCPU_RUNNABLE;
+    }
+}
+
+/* seL4 suspend(): cancel the pending fault (queued or awaiting reply), state Inactive. */
+static void vcpu_suspend(struct vcpu *v)
+{
+    LOG_DEBUG("vCPU %u: suspend at pc 0x%lx (state %d)", v->id, v->frame.pc, (int)v->state);
+    pd_cancel_fault(v);
+    v->state = VCPU_INACTIVE;
+}
+
+seL4_Error seL4_TCB_ReadRegisters(seL4_TCB tcb, seL4_Bool suspend_source, seL4_Uint8 arch_flags, seL4_Word count,
+                                  seL4_UserContext *regs)
+{
+    (void)arch_flags; /* ignored on ARM */
+    struct vcpu *v = cap_to_vcpu(tcb, BASE_VM_TCB_CAP);
+    if (!v) {
+        return tcb == TCB_CAP ? seL4_IllegalOperation : seL4_InvalidCapability;
+    }
+    if (count < 1 || count > SEL4_USER_CONTEXT_SIZE) {
+        return range_error(1, SEL4_USER_CONTEXT_SIZE);
+    }
+    if (suspend_source) {
+        vcpu_suspend(v);
+    }
+    seL4_Word *out = (seL4_Word *)regs;
+    for (seL4_Word i = 0; i < count; i++) {
+        out[i] = vcpu_read_context(v, (unsigned)i);
+    }
+    return seL4_NoError;
+}
+
+seL4_Error seL4_TCB_WriteRegisters(seL4_TCB tcb, seL4_Bool resume_target, seL4_Uint8 arch_flags, seL4_Word count,
+                                   seL4_UserContext *regs)
+{
+    (void)arch_flags;
+    struct vcpu *v = cap_to_vcpu(tcb, BASE_VM_TCB_CAP);
+    if (!v) {
+        return tcb == TCB_CAP ? seL4_IllegalOperation : seL4_InvalidCapability;
+    }
+    if (count > SEL4_USER_CONTEXT_SIZE) {
+        count = SEL4_USER_CONTEXT_SIZE;
+    }
+    const seL4_Word *in = (const seL4_Word *)regs;
+    for (seL4_Word i = 0; i < count; i++) {
+        vcpu_write_context(v, (unsigned)i, in[i]);
+    }
+    /* NextIP := pc: with one pc field per vCPU, the write above already did it. */
+    if (resume_target) {
+        vcpu_restart(v);
+    }
+    return seL4_NoError;
+}
+
+seL4_Error seL4_TCB_Suspend(seL4_TCB tcb)
+{
+    struct vcpu *v = cap_to_vcpu(tcb, BASE_VM_TCB_CAP);
+    if (!v) {
+        return seL4_InvalidCapability;
+    }
+    vcpu_suspend(v);
+    return seL4_NoError;
+}
+
+seL4_Error seL4_TCB_Resume(seL4_TCB tcb)
+{
+    struct vcpu *v = cap_to_vcpu(tcb, BASE_VM_TCB_CAP);
+    if (!v) {
+        return seL4_InvalidCapability;
+    }
+    vcpu_restart(v);
+    return seL4_NoError;
+}
+
+seL4_Error seL4_ARM_VCPU_InjectIRQ(seL4_ARM_VCPU vcpu, seL4_Uint16 virq, seL4_Uint8 priority, seL4_Uint8 group,
+                                   seL4_Uint8 index)
+{
+    struct vcpu *v = cap_to_vcpu(vcpu, BASE_VCPU_CAP);
+    if (!v) {
+        return seL4_InvalidCapability;
+    }
+    /* ABI 3.1: checks in seL4's order. */
+    if (virq > 1023) {
+        return range_error(0, 1023);
+    }
+    if (priority > 31) {
+        return range_error(0, 31);
+    }
+    if (group > 1) {
+        return range_error(0, 1);
+    }
+    unsigned nlr = gic_num_lrs();
+    if (index >= nlr) {
+        return range_error(0, nlr - 1);
+    }
+    /* Stricter than seL4's possibly stale copy: the true LR state (ABI 5B.7). */
+    if ((vcpu_read_lr(v, index) & GICH_LR_STATE_MASK) == GICH_LR_STATE_ACTIVE) {
+        return seL4_DeleteFirst;
+    }
+    uint32_t lr = GICH_LR_STATE_PENDING | ((uint32_t)priority << GICH_LR_PRIO_SHIFT) | GICH_LR_EOI |
+                  ((uint32_t)virq & GICH_LR_VID_MASK);
+    if (group) {
+        lr |= GICH_LR_GRP1;
+    }
+    vcpu_write_lr(v, index, lr);
+    return seL4_NoError;
+}
+
+seL4_Error seL4_ARM_VCPU_AckVPPI(seL4_ARM_VCPU vcpu, seL4_Word irq)
+{
+    struct vcpu *v = cap_to_vcpu(vcpu, BASE_VCPU_CAP);
+    if (!v) {
+        return seL4_InvalidCapability;
+    }
+    if (irq > gic_max_intid() - 1) {
+        return range_error(0, gic_max_intid() - 1);
+    }
+    if (irq != VPPI_VTIMER) {
+        return seL4_InvalidArgument;
+    }
+    v->vtimer_masked = false; /* the PPI is unmasked at the vCPU's next entry (ABI 3.6) */
+    return seL4_NoError;
+}
+
+seL4_ARM_VCPU_ReadRegs_t seL4_ARM_VCPU_ReadRegs(seL4_ARM_VCPU vcpu, seL4_Word field)
+{
+    seL4_ARM_VCPU_ReadRegs_t ret = {seL4_NoError, 0};
+    struct vcpu *v = cap_to_vcpu(vcpu, BASE_VCPU_CAP);
+    if (!v) {
+        ret.error = seL4_InvalidCapability;
+    } else if (field >= seL4_VCPUReg_Num) {
+        ret.error = seL4_InvalidArgument;
+    } else {
+        ret.value = vcpu_read_sysreg(v, (unsigned)field);
+    }
+    return ret;
+}
+
+seL4_Error seL4_ARM_VCPU_WriteRegs(seL4_ARM_VCPU vcpu, seL4_Word field, seL4_Word value)
+{
+    struct vcpu *v = cap_to_vcpu(vcpu, BASE_VCPU_CAP);
+    if (!v) {
+        return seL4_InvalidCapability;
+    }
+    if (field >= seL4_VCPUReg_Num) {
+        return seL4_InvalidArgument;
+    }
+    vcpu_write_sysreg(v, (unsigned)field, value);
+    return seL4_NoError;
+}
+
+seL4_Error seL4_IRQHandler_Ack(seL4_IRQHandler irq_handler)
+{
+    struct pd *pd = pd_current();
+    seL4_Word ch = irq_handler - BASE_IRQ_CAP;
+    if (irq_handler < BASE_IRQ_CAP || ch >= MICROKIT_MAX_CHANNELS || !(pd->irq_mask & (1ull << ch))) {
+        return seL4_InvalidCapability;
+    }
+    irq_ack_channel(pd, (unsigned)ch);
+    return seL4_NoError;
+}
+
+void seL4_Signal(seL4_CPtr cap)
+{
+    struct pd *pd = pd_current();
+    seL4_Word ch = cap - BASE_OUTPUT_NOTIFICATION_CAP;
+    if (cap < BASE_OUTPUT_NOTIFICATION_CAP || ch >= MICROKIT_MAX_CHANNELS || !(pd->notify_mask & (1ull << ch))) {
+        /* seL4 would raise a CapFault on the PD, which Microkit's monitor reports as a crash. */
+        hyp_panic("PD '%s': seL4_Signal on empty capability slot %lu", pd->desc->name, cap);
+    }
+    pd_signal(&hyp_pds[pd->peer[ch].pd], pd->peer[ch].id);
+}
+
+void seL4_DebugPutChar(char c)
+{
+    uart_putc(c);
+}
+
+seL4_Error seL4_ARM_SMC_Call(seL4_CPtr cap, seL4_ARM_SMCContext *args, seL4_ARM_SMCContext *resp)
+{
+    struct pd *pd = pd_current();
+    if (cap != ARM_SMC_CAP || !pd->desc->smc) {
+        return seL4_InvalidCapability;
+    }
+    if (platform.psci_conduit == PSCI_NONE) {
+        return seL4_IllegalOperation;
+    }
+    register seL4_Word x0 __asm__("x0") = args->x0;
+    register seL4_Word x1 __asm__("x1") = args->x1;
+    register seL4_Word x2 __asm__("x2") = args->x2;
+    register seL4_Word x3 __asm__("x3") = args->x3;
+    register seL4_Word x4 __asm__("x4") = args->x4;
+    register seL4_Word x5 __asm__("x5") = args->x5;
+    register seL4_Word x6 __asm__("x6") = args->x6;
+    register seL4_Word x7 __asm__("x7") = args->x7;
+    /* QEMU without EL3 implements the firmware (PSCI) behind the DTB's conduit; SMC itself would be UNDEFINED. */
+    if (platform.psci_conduit == PSCI_HVC) {
+        __asm__ volatile("hvc #0"
+                         : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6), "+r"(x7)
+                         :
+                         : "memory");
+    } else {
+        __asm__ volatile("smc #0"
+                         : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6), "+r"(x7)
+                         :
+                         : "memory");
+    }
+    *resp = (seL4_ARM_SMCContext){x0, x1, x2, x3, x4, x5, x6, x7};
+    return seL4_NoError;
+}

@@ -1,0 +1,140 @@
+# hyp: the EL2 kernel for QEMU virt, and the recipe that links a VMM program with it.
+#
+# Included by the top-level Makefile (which sets BUILD := build), or used on its own from the
+# repository root to build and run hyp's bring-up test:
+#
+#   make -f mk/hyp.mk hyp-selftest          # build + run in QEMU, expect "hyp-selftest: PASS", exit 0
+#   make -f mk/hyp.mk hyp-selftest-fail     # induced failures (failed check, VMM crash, bad description,
+#                                           # bad pointer, stack overflow) must end QEMU non-zero
+#   make -f mk/hyp.mk hyp-selftest-idle     # idle guest: QEMU must not burn CPU while the guest WFIs
+#   make -f mk/hyp.mk hyp-selftest-cost     # instructions per null HVC round trip (-icount shift=0)
+#   make -f mk/hyp.mk hyp-selftest HYP_SELFTEST_APPEND=hyp.log=debug    # with hyp's log lines
+#
+# Linking a VMM program (from the including Makefile):
+#
+#   $(eval $(call hyp_vmm_program,<name>,<VMM objects>,<extra libraries>))
+#
+# defines $(BUILD)/<name>/<name>.elf = $(HYP_OBJS) + the VMM objects + the extra libraries
+# (e.g. build/libvmm.a $(HYP_LIBFDT)) + picolibc + libgcc, linked with $(HYP_LDSCRIPT).
+# The VMM objects must define `const struct hyp_system hyp_system` (hyp/include/hyp/system.h).
+# Compile VMM and target-library code with $(TARGET_CC) $(HYP_CFLAGS); for libfdt's headers add
+# -idirafter /usr/include (never -I/usr/include: it would shadow picolibc's headers).
+# Run it with: $(HYP_QEMU) -kernel $(BUILD)/<name>/<name>.elf [-append "hyp.log=info"]
+# (-nic none: QEMU's default PCI NIC needs efi-virtio.rom, which is not installed.)
+
+HYP_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+
+BUILD ?= build
+TARGET_CC ?= aarch64-linux-gnu-gcc
+TARGET_OBJCOPY ?= aarch64-linux-gnu-objcopy
+HYP_PICOLIBC := /usr/lib/picolibc/aarch64-linux-gnu
+HYP_LIBGCC := $(shell $(TARGET_CC) -print-libgcc-file-name 2>/dev/null)
+
+# -fno-tree-loop-distribute-patterns: GCC must not turn copy loops into memcpy calls (hyp/src/string.c).
+HYP_CFLAGS := -ffreestanding -nostdlib -mgeneral-regs-only -fno-pic -fno-stack-protector -O2 -g \
+	-Wall -Wextra -Werror -std=gnu11 -mcpu=cortex-a57 -fno-common -ffunction-sections -fdata-sections \
+	-fno-tree-loop-distribute-patterns -Ihyp/include -isystem $(HYP_PICOLIBC)/include
+HYP_ASFLAGS := -mcpu=cortex-a57 -g -D__ASSEMBLER__ -Ihyp/include
+HYP_LDSCRIPT := hyp/hyp.ld
+HYP_LDFLAGS := -nostdlib -static -no-pie -Wl,--gc-sections -Wl,-T,$(HYP_LDSCRIPT) -Wl,--build-id=none
+HYP_LIBS := $(HYP_PICOLIBC)/lib/libc.a $(HYP_LIBGCC)
+
+# Debian's arm64 static libfdt (DESIGN 7), extracted from the cached .deb, for VMM programs that need it.
+HYP_LIBFDT_DEB = $(firstword $(wildcard $(HOME)/.cache/libvmm/debs/libfdt-dev_*_arm64.deb))
+HYP_LIBFDT := $(BUILD)/libfdt-arm64/usr/lib/aarch64-linux-gnu/libfdt.a
+$(HYP_LIBFDT):
+	@test -n "$(HYP_LIBFDT_DEB)" || { echo "libfdt-dev arm64 .deb missing from ~/.cache/libvmm/debs"; exit 1; }
+	rm -rf $(BUILD)/libfdt-arm64 && mkdir -p $(BUILD)/libfdt-arm64
+	dpkg -x $(HYP_LIBFDT_DEB) $(BUILD)/libfdt-arm64
+
+HYP_QEMU := qemu-system-aarch64 -M virt,virtualization=on,gic-version=2 -cpu cortex-a57 -smp 1 -m 1G \
+	-nographic -semihosting -nic none
+
+HYP_SRCS := $(wildcard hyp/src/*.c hyp/src/*.S)
+HYP_OBJS := $(patsubst hyp/src/%,$(BUILD)/hyp/%.o,$(HYP_SRCS))
+HYP_HEADERS := $(wildcard hyp/include/*.h hyp/include/*/*.h)
+
+$(BUILD)/hyp/%.c.o: hyp/src/%.c $(HYP_HEADERS)
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) $(HYP_CFLAGS) -c $< -o $@
+
+$(BUILD)/hyp/%.S.o: hyp/src/%.S $(HYP_HEADERS)
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) $(HYP_ASFLAGS) -c $< -o $@
+
+$(BUILD)/hyp/libhyp.a: $(HYP_OBJS)
+	rm -f $@ && aarch64-linux-gnu-ar rcs $@ $^
+
+# $(call hyp_vmm_program,name,vmm-objects,extra-libs)
+define hyp_vmm_program
+$(BUILD)/$(1)/$(1).elf: $(HYP_OBJS) $(2) $(filter %.a,$(3)) $(HYP_LDSCRIPT)
+	@mkdir -p $$(dir $$@)
+	$(TARGET_CC) $(HYP_LDFLAGS) -o $$@ $(HYP_OBJS) $(2) $(3) $(HYP_LIBS)
+endef
+
+# ---------------------------------------------------------------------------------------------
+# Bring-up test: hyp/selftest (tiny VMM + tiny EL1 guest, no libvmm).
+HYP_ST := $(BUILD)/hyp-selftest
+HYP_SELFTEST_APPEND ?=
+HYP_GUEST_CFLAGS := -ffreestanding -nostdlib -mgeneral-regs-only -mstrict-align -fno-pic -fno-stack-protector -O2 \
+	-g -Wall -Wextra -Werror -std=gnu11 -mcpu=cortex-a57
+
+$(HYP_ST)/guest.elf: hyp/selftest/guest.S hyp/selftest/guest.c hyp/selftest/guest.ld hyp/selftest/selftest.h
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) $(HYP_GUEST_CFLAGS) -D__ASSEMBLER__ -c hyp/selftest/guest.S -o $(HYP_ST)/guest.S.o
+	$(TARGET_CC) $(HYP_GUEST_CFLAGS) -c hyp/selftest/guest.c -o $(HYP_ST)/guest.c.o
+	$(TARGET_CC) -nostdlib -static -no-pie -Wl,-T,hyp/selftest/guest.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments -o $@ \
+		$(HYP_ST)/guest.S.o $(HYP_ST)/guest.c.o
+
+$(HYP_ST)/guest.bin: $(HYP_ST)/guest.elf
+	$(TARGET_OBJCOPY) -O binary $< $@
+
+# One VMM object per variant: 0 = pass, 1 = a check fails, 2 = the VMM crashes, 3 = idle guest,
+# 4 = a bad system description, 5 = the VMM dereferences a bad pointer, 6 = null-HVC cost under -icount,
+# 7 = the VMM overflows its stack.
+define hyp_selftest_variant
+$(HYP_ST)/vmm$(1).o: hyp/selftest/vmm.c hyp/selftest/selftest.h $(HYP_ST)/guest.bin $(HYP_HEADERS)
+	$(TARGET_CC) $(HYP_CFLAGS) -DSELFTEST_VARIANT=$(1) -DGUEST_BIN='"$(HYP_ST)/guest.bin"' -c $$< -o $$@
+$(eval $(call hyp_vmm_program,hyp-selftest$(1),$(HYP_ST)/vmm$(1).o $(HYP_ST)/vmm_fp.o,))
+endef
+$(foreach v,0 1 2 3 4 5 6 7,$(eval $(call hyp_selftest_variant,$(v))))
+$(HYP_ST)/vmm_fp.o: hyp/selftest/vmm_fp.S
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) $(HYP_ASFLAGS) -c $< -o $@
+
+.PHONY: hyp hyp-selftest hyp-selftest-fail hyp-selftest-idle hyp-selftest-cost hyp-format
+hyp: $(HYP_OBJS)
+
+hyp-selftest: $(BUILD)/hyp-selftest0/hyp-selftest0.elf
+	@status=0; timeout 60 $(HYP_QEMU) -kernel $< -append "$(HYP_SELFTEST_APPEND)" > $(HYP_ST)/run0.log 2>&1 \
+	  || status=$$?; cat $(HYP_ST)/run0.log; echo "qemu exit status: $$status"; \
+	grep -q "hyp-selftest: PASS" $(HYP_ST)/run0.log && [ $$status -eq 0 ]
+
+hyp-selftest-fail: $(foreach v,1 2 4 5 7,$(BUILD)/hyp-selftest$(v)/hyp-selftest$(v).elf)
+	@for v in 1 2 4 5 7; do \
+	  status=0; timeout 60 $(HYP_QEMU) -kernel $(BUILD)/hyp-selftest$$v/hyp-selftest$$v.elf \
+	    > $(HYP_ST)/run$$v.log 2>&1 || status=$$?; \
+	  tail -n 4 $(HYP_ST)/run$$v.log; echo "variant $$v: qemu exit status $$status"; \
+	  if [ $$status -eq 0 ] || [ $$status -eq 124 ]; then echo "FAIL: variant $$v should exit non-zero"; exit 1; fi; \
+	done; echo "hyp-selftest-fail: induced failures exit non-zero as required"
+
+# The guest sleeps 3 s in WFI; QEMU's user+system CPU time must stay well below that.
+hyp-selftest-idle: $(BUILD)/hyp-selftest3/hyp-selftest3.elf
+	@status=0; /usr/bin/time -f "%U %S" -o $(HYP_ST)/idle.time timeout 60 $(HYP_QEMU) -kernel $< \
+	  > $(HYP_ST)/run3.log 2>&1 || status=$$?; tail -n 3 $(HYP_ST)/run3.log; \
+	cpu=$$(tail -n 1 $(HYP_ST)/idle.time | awk '{print $$1 + $$2}'); echo "qemu exit status $$status, CPU time $${cpu}s for a 3 s idle"; \
+	[ $$status -eq 0 ] && awk -v c=$$cpu 'BEGIN { exit !(c < 1.5) }'
+
+# Instructions per null HVC round trip (guest HVC -> fault() -> reply -> guest), deterministic under icount.
+hyp-selftest-cost: $(BUILD)/hyp-selftest6/hyp-selftest6.elf
+	@timeout 120 $(HYP_QEMU) -icount shift=0,sleep=off -kernel $< 2>&1 | grep -E "round trip|hyp-selftest"
+
+hyp-format:
+	clang-format -i $(wildcard hyp/src/*.c hyp/include/hyp/*.h hyp/selftest/*.c hyp/selftest/*.h)
+
+# Run on its own (make -f mk/hyp.mk), the default goal is the selftest; included, leave the includer's goal alone.
+ifeq ($(firstword $(MAKEFILE_LIST)),mk/hyp.mk)
+.DEFAULT_GOAL := hyp-selftest
+else
+.DEFAULT_GOAL := $(HYP_SAVED_DEFAULT_GOAL)
+endif
