@@ -1,10 +1,11 @@
 # libvmm: the two commands are `make run` and `make test` (README.md).
 
 BUILD ?= build
+SHELL := /bin/bash
 export LIBVMM_CACHE ?= $(HOME)/.cache/libvmm
 
 .DEFAULT_GOAL := all
-.PHONY: all deps lib test bench fuzz format format-check clean system-test
+.PHONY: all deps lib test format format-check clean system-test
 
 include mk/lib.mk
 include mk/unit.mk
@@ -12,6 +13,8 @@ include mk/hyp.mk
 include mk/guest.mk
 include mk/testguests.mk
 include mk/examples.mk
+-include mk/fuzz.mk
+-include mk/bench.mk
 
 # Install whatever is missing (Debian packages only). A stamp keeps repeat
 # runs fast; it is refreshed when the script changes.

@@ -37,4 +37,11 @@ endif
 RUN_SMOKE := $(shell [ -t 0 ] || echo 1)
 run: $(DEPS_STAMP)
 	$(MAKE) image $(if $(RUN_SMOKE),CMDLINE='$(CMDLINE) libvmm.smoke=1')
-	tools/run-qemu.sh $(if $(RUN_SMOKE),--test,--interactive) $(LINUX_VMM)
+ifeq ($(RUN_SMOKE),1)
+	@mkdir -p $(BUILD)/system-logs
+	@set -o pipefail; tools/run-qemu.sh --test $(LINUX_VMM) </dev/null | tee $(BUILD)/system-logs/run-smoke.log
+	@grep -q 'LIBVMM-SMOKE: PASS' $(BUILD)/system-logs/run-smoke.log || \
+	    { echo 'make run: the guest smoke check did not pass' >&2; exit 1; }
+else
+	tools/run-qemu.sh --interactive $(LINUX_VMM)
+endif

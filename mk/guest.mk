@@ -13,9 +13,9 @@
 # Guest-physical memory map, shared by the VMM (-D...) and the device tree.
 # RAM 0x40000000 + 512 MiB. The kernel Image goes to RAM base + text_offset
 # (0 for Debian's; footprint image_size = 32 MiB + 64 KiB), a raw binary to
-# RAM base + 0x80000. The initrd gets 60 MiB from 0x5c000000 (below the CMA
-# area the kernel picks for itself at run time, wherever RAM is free), the
-# DTB the last 2 MiB.
+# RAM base + 0x80000. The initrd gets 60 MiB from 0x5c000000, the DTB the
+# last 2 MiB; Linux reserves both before it places its 64 MiB CMA area
+# (0x58000000 with this layout).
 GUEST_RAM_BASE := 0x40000000
 GUEST_RAM_SIZE := 0x20000000
 GUEST_KERNEL_ADDR := 0x40000000

@@ -92,7 +92,8 @@ module_closure() {
 }
 
 build() {
-    local work=$1 pkg=$work/pkg root=$work/root
+    local work=$1
+    local pkg=$work/pkg root=$work/root
     mkdir -p "$pkg" "$root"
 
     note "unpacking $(basename "$KERNEL_DEB")"
@@ -173,6 +174,11 @@ if [ ! -s "$dest/manifest" ]; then
     note "built guest images in $dest"
     sed 's/^/  /' "$dest/manifest" >&2
 fi
+
+# Keep the few most recently used builds; each is about 35 MiB.
+touch "$dest"
+find "$cache/guest" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%T@ %p\n' | sort -rn |
+    tail -n +4 | cut -d' ' -f2- | xargs -r rm -rf
 
 # copy_if_changed SRC DST: keep DST's time stamp when its contents match.
 copy_if_changed() {

@@ -41,7 +41,7 @@ deb_name() {
 }
 
 newest_cached() {
-    ls -1 "$cache"/$1_*_arm64.deb 2>/dev/null | sort -V | tail -n 1
+    ls -1 "$cache"/"$1"_*_arm64.deb 2>/dev/null | sort -V | tail -n 1
 }
 
 # fetch PKG VERSION: print the path of the cached .deb, downloading it if
@@ -70,7 +70,7 @@ fetch() {
     echo "$deb"
 }
 
-kernel_pkg= kernel_version= busybox_version=
+kernel_pkg="" kernel_version="" busybox_version=""
 while read -r pkg version; do
     case "$pkg" in
     busybox-static) busybox_version=$version ;;

@@ -32,14 +32,14 @@ die() {
     exit 2
 }
 
-mode=test direct=0 smp=${SMP:-1} gic=${GIC:-2} mem= log=${HYP_LOG:-} gdb=0 dry=0
-kernel= initrd= dtb= elf=
+mode="test" direct=0 smp=${SMP:-1} gic=${GIC:-2} mem="" log=${HYP_LOG:-} gdb=0 dry=0
+kernel="" initrd="" dtb="" elf=""
 extra=()
 
 while [ $# -gt 0 ]; do
     case "$1" in
     --interactive) mode=interactive; shift ;;
-    --test) mode=test; shift ;;
+    --test) mode="test"; shift ;;
     --direct) direct=1; shift ;;
     --smp) smp=$2; shift 2 ;;
     --gic) gic=$2; shift 2 ;;

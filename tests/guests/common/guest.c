@@ -15,8 +15,14 @@
 #define INSN_SMC0 0xd4000003u
 #define INSN_HVC0 0xd4000002u
 
-static inline uint32_t mmio_read32(uintptr_t addr) { return *(volatile uint32_t *)addr; }
-static inline void mmio_write32(uintptr_t addr, uint32_t value) { *(volatile uint32_t *)addr = value; }
+static inline uint32_t mmio_read32(uintptr_t addr)
+{
+    return *(volatile uint32_t *)addr;
+}
+static inline void mmio_write32(uintptr_t addr, uint32_t value)
+{
+    *(volatile uint32_t *)addr = value;
+}
 
 void uart_putc(char c)
 {

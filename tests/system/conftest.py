@@ -1,0 +1,50 @@
+"""Fixtures shared by the system tests (see guestlib.py for the machinery).
+
+Each test boots real guests on QEMU: under hyp (the linked hyp + VMM ELF from
+`make image`), and the same guest directly on QEMU as a control, so a guest
+image fault and a hyp fault are told apart. Console logs are written to
+$(BUILD)/system-logs/<module>.<test>.log.
+
+Run them with `make system-test`, or a few directly on Debian's Python:
+  BUILD=build /usr/bin/python3 -m pytest tests/system -k smoke
+LIBVMM_BOOT_TIMEOUT (seconds, default 240) bounds each boot."""
+
+import shutil
+
+import pytest
+
+import guestlib
+
+
+@pytest.fixture(scope="session")
+def guest():
+    """The default Debian guest images and settings (mk/guest.mk)."""
+    return guestlib.guest_info()
+
+
+@pytest.fixture(scope="session")
+def testguests():
+    """The bare-metal test guests, by name -> raw binary path."""
+    guestlib.make("testguests")
+    return {p.stem: p for p in (guestlib.build_dir() / "guests").glob("*.bin")}
+
+
+@pytest.fixture
+def test_log(request):
+    """This test's console log file."""
+    return guestlib.log_path(f"{request.module.__name__}.{request.node.name}")
+
+
+def machine_command(target, name, kernel, initrd, cmdline, smp=1, gic=2):
+    """The run-qemu.sh command line booting these images: under hyp
+    (target 'hyp', through `make image`) or straight on QEMU ('direct')."""
+    if target == "hyp":
+        elf = guestlib.build_elf(name, kernel, initrd, cmdline)
+        return guestlib.qemu_command(elf=elf)
+    info = guestlib.guest_info(f"KERNEL={kernel}", f"INITRD={initrd or ''}", f"CMDLINE={cmdline}", f"SMP={smp}",
+                               f"GIC={gic}")
+    dtb = guestlib.build_dir() / "system-images" / f"{name}.dtb"
+    dtb.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(info["GUEST_DTB"], dtb)
+    return guestlib.qemu_command(direct={"kernel": kernel, "initrd": initrd, "dtb": dtb},
+                                 extra=["--smp", str(smp), "--gic", str(gic)])
