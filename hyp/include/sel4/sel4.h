@@ -55,12 +55,12 @@ typedef struct seL4_MessageInfo {
     seL4_Word words[1];
 } seL4_MessageInfo_t;
 
-static inline seL4_MessageInfo_t seL4_MessageInfo_new(seL4_Word label, seL4_Word caps_unwrapped,
-                                                      seL4_Word extra_caps, seL4_Word length)
+static inline seL4_MessageInfo_t seL4_MessageInfo_new(seL4_Word label, seL4_Word caps_unwrapped, seL4_Word extra_caps,
+                                                      seL4_Word length)
 {
     seL4_MessageInfo_t m;
-    m.words[0] = ((label & 0xfffffffffffffull) << 12) | ((caps_unwrapped & 0x7) << 9) |
-                 ((extra_caps & 0x3) << 7) | (length & 0x7f);
+    m.words[0] = ((label & 0xfffffffffffffull) << 12) | ((caps_unwrapped & 0x7) << 9) | ((extra_caps & 0x3) << 7) |
+                 (length & 0x7f);
     return m;
 }
 
@@ -210,14 +210,14 @@ typedef struct seL4_ARM_VCPU_ReadRegs {
  * A RangeError leaves the allowed minimum in MR0 and maximum in MR1, as
  * seL4 does; libvmm uses that to learn the number of list registers.
  */
-seL4_Error seL4_TCB_ReadRegisters(seL4_TCB tcb, seL4_Bool suspend_source, seL4_Uint8 arch_flags,
-                                  seL4_Word count, seL4_UserContext *regs);
-seL4_Error seL4_TCB_WriteRegisters(seL4_TCB tcb, seL4_Bool resume_target, seL4_Uint8 arch_flags,
-                                   seL4_Word count, seL4_UserContext *regs);
+seL4_Error seL4_TCB_ReadRegisters(seL4_TCB tcb, seL4_Bool suspend_source, seL4_Uint8 arch_flags, seL4_Word count,
+                                  seL4_UserContext *regs);
+seL4_Error seL4_TCB_WriteRegisters(seL4_TCB tcb, seL4_Bool resume_target, seL4_Uint8 arch_flags, seL4_Word count,
+                                   seL4_UserContext *regs);
 seL4_Error seL4_TCB_Suspend(seL4_TCB tcb);
 seL4_Error seL4_TCB_Resume(seL4_TCB tcb);
-seL4_Error seL4_ARM_VCPU_InjectIRQ(seL4_ARM_VCPU vcpu, seL4_Uint16 virq, seL4_Uint8 priority,
-                                   seL4_Uint8 group, seL4_Uint8 index);
+seL4_Error seL4_ARM_VCPU_InjectIRQ(seL4_ARM_VCPU vcpu, seL4_Uint16 virq, seL4_Uint8 priority, seL4_Uint8 group,
+                                   seL4_Uint8 index);
 seL4_Error seL4_ARM_VCPU_AckVPPI(seL4_ARM_VCPU vcpu, seL4_Word irq);
 seL4_ARM_VCPU_ReadRegs_t seL4_ARM_VCPU_ReadRegs(seL4_ARM_VCPU vcpu, seL4_Word field);
 seL4_Error seL4_ARM_VCPU_WriteRegs(seL4_ARM_VCPU vcpu, seL4_Word field, seL4_Word value);
