@@ -7,6 +7,13 @@ export LIBVMM_CACHE ?= $(HOME)/.cache/libvmm
 .DEFAULT_GOAL := all
 .PHONY: all deps lib test format format-check clean system-test
 
+# Install whatever is missing (Debian packages only). A stamp keeps repeat
+# runs fast; it is refreshed when the script changes.
+DEPS_STAMP := $(BUILD)/.deps-installed
+$(DEPS_STAMP): tools/install-deps.sh
+	tools/install-deps.sh
+	@mkdir -p $(dir $@) && touch $@
+
 include mk/lib.mk
 include mk/unit.mk
 include mk/hyp.mk
@@ -15,13 +22,6 @@ include mk/testguests.mk
 include mk/examples.mk
 -include mk/fuzz.mk
 -include mk/bench.mk
-
-# Install whatever is missing (Debian packages only). A stamp keeps repeat
-# runs fast; it is refreshed when the script changes.
-DEPS_STAMP := $(BUILD)/.deps-installed
-$(DEPS_STAMP): tools/install-deps.sh
-	tools/install-deps.sh
-	@mkdir -p $(dir $@) && touch $@
 
 deps: $(DEPS_STAMP)
 
@@ -35,6 +35,7 @@ test: $(DEPS_STAMP)
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) system-test
+	$(MAKE) bench-guard
 
 system-test:
 	@tools/run-system-tests.sh

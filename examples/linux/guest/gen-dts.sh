@@ -16,6 +16,8 @@
 #   --bootargs STRING    /chosen/bootargs
 #   --initrd START END   /chosen linux,initrd-start/-end; usually left out,
 #                        linux_setup_images writes them at run time
+#   --virtio N           N virtio-mmio transports emulated by the VMM      0
+#                        (slot i at 0x0a000000 + i*0x200, INTID 48 + i)
 set -euo pipefail
 
 ram_base=0x40000000
@@ -25,6 +27,7 @@ gic=2
 bootargs="console=ttyAMA0 earlycon=pl011,0x09000000 nokaslr rdinit=/init"
 initrd_start=
 initrd_end=
+virtio=0
 
 # Fixed platform addresses (QEMU virt memory map, hw/arm/virt.c).
 readonly GICD_BASE=0x08000000
@@ -33,6 +36,9 @@ readonly GICR_BASE=0x080a0000   # GICv3 redistributors, 128 KiB per CPU
 readonly UART_BASE=0x09000000
 readonly UART_SPI=1             # INTID 33
 readonly MAX_CPUS=8             # GICv2 target lists; MPIDR Aff0 = cpu number
+readonly VIRTIO_BASE=0x0a000000 # virtio-mmio transports, 0x200 apart
+readonly VIRTIO_SPI=16          # INTID 48 for slot 0
+readonly MAX_VIRTIO=32
 
 die() {
     echo "gen-dts: $*" >&2
@@ -47,12 +53,14 @@ while [ $# -gt 0 ]; do
     --gic) gic=$2; shift 2 ;;
     --bootargs) bootargs=$2; shift 2 ;;
     --initrd) initrd_start=$2; initrd_end=$3; shift 3 ;;
+    --virtio) virtio=$2; shift 2 ;;
     *) die "unknown option $1" ;;
     esac
 done
 
 [[ "$cpus" =~ ^[0-9]+$ ]] && [ "$cpus" -ge 1 ] && [ "$cpus" -le $MAX_CPUS ] || die "--cpus must be 1..$MAX_CPUS"
 [ "$gic" = 2 ] || [ "$gic" = 3 ] || die "--gic must be 2 or 3"
+[[ "$virtio" =~ ^[0-9]+$ ]] && [ "$virtio" -le $MAX_VIRTIO ] || die "--virtio must be 0..$MAX_VIRTIO"
 case "$bootargs" in *'"'* | *'\'*) die "bootargs must not contain '\"' or '\\'" ;; esac
 
 # Two 32-bit cells of a 64-bit value, as DTS text.
@@ -117,6 +125,24 @@ emit_cpus() {
 EOF
     done
     echo "	};"
+}
+
+# virtio-mmio transports (virtio 1.2 section 4.2; DT binding virtio/mmio.yaml),
+# edge-triggered as the VMM injects them.
+readonly IRQ_EDGE_RISING=1
+emit_virtio() {
+    for ((i = 0; i < virtio; i++)); do
+        local base=$((VIRTIO_BASE + i * 0x200))
+        cat <<EOF
+
+	virtio_mmio@$(printf '%x' $base) {
+		compatible = "virtio,mmio";
+		reg = <$(cells64 $base) 0x0 0x200>;
+		interrupts = <0 $((VIRTIO_SPI + i)) $IRQ_EDGE_RISING>;
+		dma-coherent;
+	};
+EOF
+    done
 }
 
 emit_chosen() {
@@ -191,5 +217,6 @@ cat <<EOF
 		clocks = <&apb_pclk>, <&apb_pclk>;
 		clock-names = "uartclk", "apb_pclk";
 	};
-};
 EOF
+emit_virtio
+echo "};"
