@@ -22,6 +22,10 @@
 /* Reply MRs of an UnknownSyscall: x0..x7 then FaultIP, the restart pc (ABI 2.5). */
 #define HVC_REPLY_MRS (seL4_UnknownSyscall_FaultIP + 1)
 
+/* Trapped MSR/MRS ISS (EC 0x18, Arm ARM D17.2.40): Rt and Direction (1 = MRS, a read). */
+#define ESR_SYSREG_RT_SHIFT 5
+#define ESR_SYSREG_DIR_READ 1u
+
 /* pc (word 0) .. x7 and pc .. x3 in seL4_UserContext. */
 #define SMC_READ_COUNT (VCPU_CTX_X0 + 8)
 #define SMC_WRITE_COUNT (VCPU_CTX_X0 + 4)
@@ -178,6 +182,39 @@ static bool fault_wfx(size_t vcpu, uint32_t esr)
     return skip_instruction(vcpu, ctx.pc, (esr & ESR_IL) ? 4 : 2);
 }
 
+/*
+ * Trapped MSR/MRS (EC 0x18; ISS: Op0 [21:20], Op2 [19:17], Op1 [16:14], CRn
+ * [13:10], Rt [9:5], CRm [4:1], Direction [0] = 1 for a read; Arm ARM
+ * D17.2.40). One ReadRegisters covers pc, PSTATE and Xt; a read writes back
+ * pc .. Xt, a write only pc. MSR/MRS are always 32-bit instructions. A
+ * register nobody emulates is made UNDEFINED for the guest, as it would be
+ * on hardware that lacks it; the VMM and the guest carry on.
+ */
+static bool fault_sysreg(size_t vcpu, uint32_t esr)
+{
+    uint32_t iss = esr & ESR_ISS_MASK;
+    unsigned rt = (iss >> ESR_SYSREG_RT_SHIFT) & 0x1f;
+    bool is_read = (iss & ESR_SYSREG_DIR_READ) != 0;
+    size_t count = vcpu_ctx_count_for(rt);
+    seL4_UserContext ctx;
+    if (!vcpu_read_regs(vcpu, &ctx, count > VCPU_CTX_SPSR ? count : VCPU_CTX_SPSR + 1)) {
+        return false;
+    }
+    uint64_t value = is_read ? 0 : vcpu_ctx_get_gpr(&ctx, rt);
+    if (!vgic_sysreg_access(vcpu, iss & VGIC_SYSREG_KEY_MASK, is_read, &value)) {
+        LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: %s S%u_%u_C%u_C%u_%u at pc 0x%llx is not emulated: UNDEFINED", vcpu,
+                  is_read ? "MRS" : "MSR", (iss >> 20) & 3, (iss >> 14) & 7, (iss >> 10) & 0xf, (iss >> 1) & 0xf,
+                  (iss >> 17) & 7, (unsigned long long)ctx.pc);
+        return vcpu_inject_undef(vcpu, &ctx) && vcpu_write_regs(vcpu, &ctx, VCPU_CTX_SPSR + 1);
+    }
+    ctx.pc += 4;
+    if (!is_read) {
+        return vcpu_write_regs(vcpu, &ctx, 1);
+    }
+    vcpu_ctx_set_gpr(&ctx, rt, value);
+    return vcpu_write_regs(vcpu, &ctx, count);
+}
+
 static bool fault_vcpu(size_t vcpu)
 {
     uint32_t esr = (uint32_t)microkit_mr_get(seL4_VCPUFault_HSR);
@@ -186,8 +223,9 @@ static bool fault_vcpu(size_t vcpu)
         return fault_smc(vcpu);
     case ESR_EC_WFX:
         return fault_wfx(vcpu, esr);
+    case ESR_EC_SYSREG:
+        return fault_sysreg(vcpu, esr);
     default:
-        /* Includes EC 0x18 (trapped MSR/MRS): no system register is emulated yet. */
         LOG_ERR("vCPU %zu: unhandled trap", vcpu);
         vcpu_log_esr("ESR_EL2", esr);
         return stop_guest(vcpu, "stopped the guest on an unhandled trap");

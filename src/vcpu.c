@@ -195,40 +195,64 @@ static uint32_t abort_esr(bool from_el0, bool instruction_abort)
     return (ec << 26) | ESR_IL | iss;
 }
 
+/* The VBAR_EL1 offset of a synchronous exception taken from the state in spsr (D1.10.2, table D1-7). */
+static uint64_t sync_vector(uint64_t spsr, bool *from_el0)
+{
+    if (spsr & SPSR_NRW) {
+        /* AArch32 is only possible at EL0 (HCR_EL2.RW = 1 makes EL1 AArch64). */
+        *from_el0 = true;
+        return VECTOR_LOWER_A32;
+    }
+    switch (spsr & SPSR_MODE_MASK) {
+    case SPSR_MODE_EL0T:
+        *from_el0 = true;
+        return VECTOR_LOWER_A64;
+    case SPSR_MODE_EL1T:
+        *from_el0 = false;
+        return VECTOR_CUR_SP0;
+    default:
+        *from_el0 = false;
+        return VECTOR_CUR_SPX;
+    }
+}
+
+/* Exception entry to EL1: ELR/SPSR/ESR_EL1 set, continue at the vector with SP_EL1 and D, A, I, F masked. */
+static void enter_el1(microkit_child id, seL4_UserContext *ctx, uint64_t offset, uint32_t esr)
+{
+    seL4_Word vbar = microkit_vcpu_arm_read_reg(id, seL4_VCPUReg_VBAR);
+    microkit_vcpu_arm_write_reg(id, seL4_VCPUReg_ELR_EL1, ctx->pc);
+    microkit_vcpu_arm_write_reg(id, seL4_VCPUReg_SPSR_EL1, ctx->spsr);
+    microkit_vcpu_arm_write_reg(id, seL4_VCPUReg_ESR, esr);
+    ctx->pc = vbar + offset;
+    ctx->spsr = VCPU_SPSR_EL1H_DAIF;
+}
+
 bool vcpu_inject_external_abort(size_t vcpu, seL4_UserContext *ctx, bool instruction_abort)
 {
     if (!guest_vcpu_valid(vcpu)) {
         LOG_ERR("no vCPU %zu", vcpu);
         return false;
     }
-    uint64_t spsr = ctx->spsr;
-    uint64_t offset;
     bool from_el0;
-    if (spsr & SPSR_NRW) {
-        /* AArch32 is only possible at EL0 (HCR_EL2.RW = 1 makes EL1 AArch64). */
-        from_el0 = true;
-        offset = VECTOR_LOWER_A32;
-    } else if ((spsr & SPSR_MODE_MASK) == SPSR_MODE_EL0T) {
-        from_el0 = true;
-        offset = VECTOR_LOWER_A64;
-    } else if ((spsr & SPSR_MODE_MASK) == SPSR_MODE_EL1T) {
-        from_el0 = false;
-        offset = VECTOR_CUR_SP0;
-    } else {
-        from_el0 = false;
-        offset = VECTOR_CUR_SPX;
-    }
+    uint64_t offset = sync_vector(ctx->spsr, &from_el0);
     microkit_child id = (microkit_child)vcpu;
-    seL4_Word vbar = microkit_vcpu_arm_read_reg(id, seL4_VCPUReg_VBAR);
-    microkit_vcpu_arm_write_reg(id, seL4_VCPUReg_ELR_EL1, ctx->pc);
-    microkit_vcpu_arm_write_reg(id, seL4_VCPUReg_SPSR_EL1, spsr);
-    microkit_vcpu_arm_write_reg(id, seL4_VCPUReg_ESR, abort_esr(from_el0, instruction_abort));
     if (instruction_abort) {
         microkit_vcpu_arm_write_reg(id, seL4_VCPUReg_FAR, ctx->pc);
     }
-    /* Entry to EL1 uses SP_EL1 with D, A, I, F masked. */
-    ctx->pc = vbar + offset;
-    ctx->spsr = VCPU_SPSR_EL1H_DAIF;
+    enter_el1(id, ctx, offset, abort_esr(from_el0, instruction_abort));
+    return true;
+}
+
+bool vcpu_inject_undef(size_t vcpu, seL4_UserContext *ctx)
+{
+    if (!guest_vcpu_valid(vcpu)) {
+        LOG_ERR("no vCPU %zu", vcpu);
+        return false;
+    }
+    bool from_el0;
+    uint64_t offset = sync_vector(ctx->spsr, &from_el0);
+    /* EC 0x00 "unknown reason", IL = 1 (a 32-bit instruction), ISS 0: D17.2.40. */
+    enter_el1((microkit_child)vcpu, ctx, offset, (ESR_EC_UNKNOWN << 26) | ESR_IL);
     return true;
 }
 

@@ -89,3 +89,13 @@ void vcpu_log_esr(const char *what, uint64_t esr);
  * the caller writes it back.
  */
 bool vcpu_inject_external_abort(size_t vcpu, seL4_UserContext *ctx, bool instruction_abort);
+
+/*
+ * Make the instruction at ctx->pc UNDEFINED for the guest: an exception with
+ * ESR_EL1.EC 0x00 ("unknown reason", IL = 1, ISS 0) taken to EL1 as hardware
+ * takes it (ELR_EL1 = that pc, SPSR_EL1 = its PSTATE, vector VBAR_EL1 +
+ * 0x200 from EL1h, +0x000 from EL1t, +0x400/+0x600 from EL0), with D, A, I,
+ * F masked. `ctx` holds at least pc and spsr (count >= 3) and is updated;
+ * the caller writes it back.
+ */
+bool vcpu_inject_undef(size_t vcpu, seL4_UserContext *ctx);

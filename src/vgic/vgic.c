@@ -1,8 +1,10 @@
 /*
  * vGIC core, independent of the GIC version: the per-INTID state machine
- * (GIC architecture spec IHI 0048B section 3.2.4), init and reset, ack
- * callback registration, injection from the VMM and the VPPI path.
- * Register files (vgic_v2_dist.c) and list registers (vgic_lr.c) build on it.
+ * (GIC architecture spec IHI 0048B section 3.2.4, IHI 0069 section 4.1.2),
+ * init and reset, ack callback registration, injection from the VMM and the
+ * VPPI path. Register files (vgic_v2_dist.c, vgic_v3_*.c) and list registers
+ * (vgic_lr.c) build on it. The GIC version is chosen at run time from the
+ * guest configuration: one library binary serves both.
  */
 #include <string.h>
 #include <libvmm/log.h>
@@ -174,7 +176,10 @@ void vgic_sgi_clear(size_t target, unsigned sgi, uint8_t sources)
  * Reset values: everything inactive, disabled and priority 0, SGIs always
  * edge and enabled (4.3.5: whether SGI enables are writable is
  * IMPLEMENTATION DEFINED; here they are, and reset to 1), PPIs and SPIs
- * level, group 0, SPI targets = the vCPU given at registration.
+ * level, SPI targets = the vCPU given at registration. Group 0 on GICv2;
+ * group 1 on GICv3, where a virtual group 0 interrupt is signalled as a
+ * vFIQ (IHI 0069, ICH_LR<n>_EL2.Group) that a guest expecting IRQs would
+ * never take; the GICv3 reset value of IGROUPR is IMPLEMENTATION DEFINED.
  */
 static void irq_reset(struct vgic_irq *irq)
 {
@@ -190,7 +195,7 @@ static void irq_reset(struct vgic_irq *irq)
     irq->active = false;
     irq->in_lr = false;
     irq->edge = sgi;
-    irq->group1 = false;
+    irq->group1 = vgic_state.version == GIC_VERSION_3;
 }
 
 static void irq_init(struct vgic_irq *irq, unsigned intid, size_t owner)
@@ -201,17 +206,40 @@ static void irq_init(struct vgic_irq *irq, unsigned intid, size_t owner)
     irq_reset(irq);
 }
 
+static bool ranges_overlap(uint64_t a, uint64_t a_size, uint64_t b, uint64_t b_size)
+{
+    return a < b + b_size && b < a + a_size;
+}
+
+/* GICv3: 64 KiB aligned frames (IHI 0069 12.8), the two windows disjoint and not wrapping. */
+static bool config_v3_valid(const struct guest_config *config)
+{
+    uint64_t rd_size = vgic_v3_redist_window(config->num_vcpus);
+    if (((config->gicd_gpa | config->gicr_gpa) & (VGIC_V3_DIST_SIZE - 1)) != 0) {
+        LOG_ERR("GICv3 distributor 0x%llx and redistributors 0x%llx must be 64 KiB aligned",
+                (unsigned long long)config->gicd_gpa, (unsigned long long)config->gicr_gpa);
+        return false;
+    }
+    if (config->gicd_gpa + VGIC_V3_DIST_SIZE < config->gicd_gpa || config->gicr_gpa + rd_size < config->gicr_gpa) {
+        LOG_ERR("GICv3 windows wrap the address space");
+        return false;
+    }
+    if (ranges_overlap(config->gicd_gpa, VGIC_V3_DIST_SIZE, config->gicr_gpa, rd_size)) {
+        LOG_ERR("GICv3 distributor 0x%llx overlaps the redistributors [0x%llx, +0x%llx)",
+                (unsigned long long)config->gicd_gpa, (unsigned long long)config->gicr_gpa,
+                (unsigned long long)rd_size);
+        return false;
+    }
+    return true;
+}
+
 static bool config_valid(const struct guest_config *config)
 {
     if (config == NULL) {
         LOG_ERR("no guest configuration (call guest_init() first)");
         return false;
     }
-    if (config->gic_version == GIC_VERSION_3) {
-        LOG_ERR("GICv3 is not yet supported by the vGIC (only GICv2)");
-        return false;
-    }
-    if (config->gic_version != GIC_VERSION_2) {
+    if (config->gic_version != GIC_VERSION_2 && config->gic_version != GIC_VERSION_3) {
         LOG_ERR("unknown GIC version %d", (int)config->gic_version);
         return false;
     }
@@ -219,8 +247,34 @@ static bool config_valid(const struct guest_config *config)
         LOG_ERR("%zu vCPUs: the vGIC supports 1..%d", config->num_vcpus, GUEST_MAX_VCPUS);
         return false;
     }
+    if (config->gic_version == GIC_VERSION_3) {
+        return config_v3_valid(config);
+    }
     if ((config->gicd_gpa & (VGIC_V2_DIST_SIZE - 1)) != 0) {
         LOG_ERR("distributor address 0x%llx is not 4 KiB aligned", (unsigned long long)config->gicd_gpa);
+        return false;
+    }
+    return true;
+}
+
+/* Drop the MMIO windows of an earlier vgic_init(). */
+static void unregister_windows(void)
+{
+    if (mmio_claimed(vgic_state.gicd_gpa)) {
+        mmio_unregister(vgic_state.gicd_gpa);
+    }
+    if (vgic_state.version == GIC_VERSION_3 && mmio_claimed(vgic_state.gicr_gpa)) {
+        mmio_unregister(vgic_state.gicr_gpa);
+    }
+}
+
+static bool register_windows(const struct guest_config *config)
+{
+    if (config->gic_version == GIC_VERSION_3) {
+        return vgic_v3_register(config);
+    }
+    if (!mmio_register(config->gicd_gpa, VGIC_V2_DIST_SIZE, vgic_v2_dist_mmio, NULL)) {
+        LOG_ERR("cannot register the distributor window at 0x%llx", (unsigned long long)config->gicd_gpa);
         return false;
     }
     return true;
@@ -233,14 +287,14 @@ bool vgic_init(const struct guest_config *config)
     }
     if (vgic_state.ready) {
         LOG_WARN("re-initialising the vGIC: earlier registrations are dropped");
-        if (mmio_claimed(vgic_state.gicd_gpa)) {
-            mmio_unregister(vgic_state.gicd_gpa);
-        }
+        unregister_windows();
     }
     memset(&vgic_state, 0, sizeof(vgic_state));
+    vgic_state.version = config->gic_version;
     vgic_state.num_vcpus = config->num_vcpus;
     vgic_state.vcpu_mask = (uint8_t)((1u << config->num_vcpus) - 1);
     vgic_state.gicd_gpa = config->gicd_gpa;
+    vgic_state.gicr_gpa = config->gicr_gpa;
     for (size_t v = 0; v < config->num_vcpus; v++) {
         struct vgic_vcpu *vc = &vgic_state.vcpu[v];
         if (!vgic_lr_probe(v, &vc->num_lrs)) {
@@ -257,13 +311,21 @@ bool vgic_init(const struct guest_config *config)
     for (unsigned i = 0; i < VGIC_MAX_SPIS; i++) {
         irq_init(&vgic_state.spi[i], VGIC_NUM_LOCAL + i, 0);
     }
-    if (!mmio_register(config->gicd_gpa, VGIC_V2_DIST_SIZE, vgic_v2_dist_mmio, NULL)) {
-        LOG_ERR("cannot register the distributor window at 0x%llx", (unsigned long long)config->gicd_gpa);
+    if (config->gic_version == GIC_VERSION_3) {
+        vgic_v3_reset();
+    }
+    if (!register_windows(config)) {
         return false;
     }
     vgic_state.ready = true;
-    LOG_INFO("vGICv2: distributor at 0x%llx, %zu vCPUs, %u list registers, %d SPIs",
-             (unsigned long long)config->gicd_gpa, config->num_vcpus, vgic_state.vcpu[0].num_lrs, VGIC_MAX_SPIS);
+    if (config->gic_version == GIC_VERSION_3) {
+        LOG_INFO("vGICv3: distributor at 0x%llx, redistributors at 0x%llx, %zu vCPUs, %u list registers, %d SPIs",
+                 (unsigned long long)config->gicd_gpa, (unsigned long long)config->gicr_gpa, config->num_vcpus,
+                 vgic_state.vcpu[0].num_lrs, VGIC_MAX_SPIS);
+    } else {
+        LOG_INFO("vGICv2: distributor at 0x%llx, %zu vCPUs, %u list registers, %d SPIs",
+                 (unsigned long long)config->gicd_gpa, config->num_vcpus, vgic_state.vcpu[0].num_lrs, VGIC_MAX_SPIS);
+    }
     return true;
 }
 
@@ -326,6 +388,9 @@ void vgic_reset(void)
         vgic_lr_reset(v);
     }
     for_each_irq(reset_one, NULL);
+    if (vgic_state.version == GIC_VERSION_3) {
+        vgic_v3_reset();
+    }
     for_each_irq(run_retire, NULL);
 }
 
@@ -366,6 +431,9 @@ bool vgic_register_irq(size_t vcpu, unsigned intid, virq_ack_fn_t ack_fn, void *
     irq->ack_cookie = cookie;
     if (intid >= VGIC_NUM_LOCAL) {
         irq->reset_targets = (uint8_t)(1u << vcpu);
+        if (vgic_state.version == GIC_VERSION_3) {
+            vgic_v3_route_reset(irq);
+        }
         vgic_irq_set_targets(irq, irq->reset_targets);
     }
     return true;

@@ -6,7 +6,10 @@
  * register files. virq.c implements the seed virq_* API on top of this.
  * Layout: vgic.c (state machine, init, reset, injection), vgic_lr.c (pending
  * queues, list registers, maintenance), vgic_v2_dist.c (GICv2 distributor
- * registers); a GICv3 distributor/redistributor is added as further files.
+ * registers), vgic_v3_dist.c, vgic_v3_redist.c, vgic_v3_regs.c (GICv3
+ * distributor, redistributors), vgic_v3_sysreg.c (trapped GICv3 system
+ * registers: SGI generation, ICC_SRE_EL1). The version is chosen at run time
+ * from the guest configuration.
  *
  * Approximations forced by the kernel ABI (no call reads or clears an LR):
  *  - A vIRQ in a list register cannot be withdrawn. From the InjectIRQ until
@@ -23,6 +26,10 @@
  *    the field). An SGI injected by the VMM counts as sent by the target.
  *  - Priority: 5 bits are implemented (IPRIORITYR bits [2:0] RAZ/WI), the
  *    precision of GICH_LR.Priority, so queue order equals delivery order.
+ *    On GICv3 the kernel puts the 5-bit value unshifted into ICH_LR_EL2
+ *    (ABI 3.1): a vIRQ of priority p runs at p >> 3 (vgic_lr.c).
+ *  - GICv3 SGIs carry no source (ICC_IAR1_EL1 has none); GICR_WAKER does not
+ *    gate delivery (vgic_v3_redist.c).
  *  - Overflow: a vIRQ that finds every LR busy waits in the vCPU's queue; it
  *    does not evict a lower-priority vIRQ already in an LR.
  *  - Reset: LRs that held a vIRQ when vgic_reset() ran count as free but
@@ -51,10 +58,13 @@
 
 /*
  * Initialise for the configured guest: learns the LR count of each vCPU from
- * the kernel, resets all state, registers the 4 KiB distributor window at
- * config->gicd_gpa. False (logged) on an unsupported configuration: GICv3 is
- * refused ("not yet supported"). Calling it again starts from scratch
- * (registrations dropped, the old window unregistered).
+ * the kernel, resets all state and registers the MMIO windows. GICv2: a
+ * 4 KiB distributor at config->gicd_gpa (4 KiB aligned). GICv3: a 64 KiB
+ * distributor at config->gicd_gpa and one 128 KiB redistributor (RD_base +
+ * SGI_base) per vCPU from config->gicr_gpa on (IHI 0069 12.8, 12.10), both
+ * 64 KiB aligned and disjoint. False (logged) on an invalid configuration.
+ * Calling it again starts from scratch (registrations dropped, the old
+ * windows unregistered).
  */
 bool vgic_init(const struct guest_config *config);
 
@@ -115,3 +125,24 @@ bool vgic_handle_vppi(size_t vcpu, seL4_Word irq);
  * any busy LR (it may still be pending; LRs cannot be read). For WFI.
  */
 bool vgic_vcpu_has_pending(size_t vcpu);
+
+/*
+ * A system register named as a trapped MSR/MRS names it (ESR_ELx ISS for EC
+ * 0x18, Arm ARM D17.2.40): Op0 [21:20], Op2 [19:17], Op1 [16:14], CRn
+ * [13:10], CRm [4:1] in their ISS positions; Rt and Direction masked out.
+ * `iss & VGIC_SYSREG_KEY_MASK` of a trap equals VGIC_SYSREG_KEY(...) of the
+ * register it accessed.
+ */
+#define VGIC_SYSREG_KEY(op0, op1, crn, crm, op2)                                                                       \
+    ((uint32_t)(op0) << 20 | (uint32_t)(op2) << 17 | (uint32_t)(op1) << 14 | (uint32_t)(crn) << 10 |                   \
+     (uint32_t)(crm) << 1)
+#define VGIC_SYSREG_KEY_MASK 0x3ffc1eu
+
+/*
+ * A trapped MSR (is_read false, *value = Xt) or MRS (is_read true: set
+ * *value) of the GIC CPU-interface register `key` by `vcpu` (GICv3 only:
+ * vgic_v3_sysreg.c). True if emulated (the caller completes the instruction);
+ * false if it is not a register the vGIC provides, or is read-only/write-only
+ * the other way (the caller makes it UNDEFINED). Never fails otherwise.
+ */
+bool vgic_sysreg_access(size_t vcpu, uint32_t key, bool is_read, uint64_t *value);

@@ -1,8 +1,10 @@
 /*
  * vGIC internals shared by the version-independent core (vgic.c), the
  * pending queues and list-register management (vgic_lr.c) and the register
- * files of each GIC version (vgic_v2_dist.c; a GICv3 distributor and
- * redistributor would be further files using the same operations).
+ * files of each GIC version: vgic_v2_dist.c (GICv2 distributor),
+ * vgic_v3_dist.c, vgic_v3_redist.c, vgic_v3_regs.c (GICv3 distributor,
+ * redistributors and the register blocks they share) and vgic_v3_sysreg.c
+ * (trapped GICv3 CPU-interface system registers).
  *
  * State model (GIC architecture spec IHI 0048B section 3.2.4): each INTID has
  * a pending latch (edge event, ISPENDR, or an inject), a line level (level-
@@ -69,15 +71,20 @@ struct vgic_vcpu {
     uint32_t queued_levels;
     uint64_t queue[VGIC_PRIO_LEVELS][VGIC_QUEUE_WORDS];
     uint8_t num_lrs;
+    bool rd_asleep; /* GICv3: GICR_WAKER.ProcessorSleep (ChildrenAsleep follows it at once) */
 };
 
 struct vgic_state {
     bool ready;
+    enum gic_version version; /* chosen at run time from the guest configuration */
     size_t num_vcpus;
     uint8_t vcpu_mask; /* one bit per configured vCPU */
     uint64_t gicd_gpa;
-    uint32_t ctlr; /* GICD_CTLR: bit 0 EnableGrp0, bit 1 EnableGrp1 (no Security Extensions) */
+    uint64_t gicr_gpa; /* GICv3: first redistributor frame */
+    /* GICD_CTLR bit 0 EnableGrp0, bit 1 EnableGrp1 (GICv2 without Security Extensions; GICv3 with DS = 1) */
+    uint32_t ctlr;
     struct vgic_irq spi[VGIC_MAX_SPIS];
+    uint64_t irouter[VGIC_MAX_SPIS]; /* GICv3: GICD_IROUTER<n> of each SPI as the guest reads it */
     struct vgic_vcpu vcpu[GUEST_MAX_VCPUS];
 };
 
@@ -141,3 +148,61 @@ void vgic_lr_reset(size_t vcpu);
 
 /* MMIO handler of the GICv2 distributor window (registered with mmio_register()). */
 bool vgic_v2_dist_mmio(size_t vcpu, struct mmio_access *access, void *cookie);
+
+/* --- GICv3 (IHI 0069): vgic_v3_dist.c, vgic_v3_redist.c, vgic_v3_regs.c ------------------------------------- */
+
+#define VGIC_V3_DIST_SIZE 0x10000 /* one 64 KiB frame (IHI 0069 12.8) */
+#define VGIC_V3_REDIST_SIZE 0x20000 /* per vCPU: RD_base + SGI_base, 64 KiB each (12.10) */
+
+/* The guest-physical window of all redistributors: one frame pair per vCPU. */
+static inline uint64_t vgic_v3_redist_window(size_t num_vcpus)
+{
+    return (uint64_t)num_vcpus * VGIC_V3_REDIST_SIZE;
+}
+
+/* Register both windows (config already validated). False (logged) if the MMIO registry refuses one. */
+bool vgic_v3_register(const struct guest_config *config);
+
+/* MMIO handlers of the distributor and the redistributor windows. */
+bool vgic_v3_dist_mmio(size_t vcpu, struct mmio_access *access, void *cookie);
+bool vgic_v3_redist_mmio(size_t vcpu, struct mmio_access *access, void *cookie);
+
+/*
+ * Routing at reset and after registration: GICD_IROUTER of an SPI names the
+ * vCPU it was registered on (vCPU 0 if none), Interrupt_Routing_Mode 0, and
+ * its target set follows. Does not re-queue: call before anything is pending
+ * or follow with vgic_irq_update().
+ */
+void vgic_v3_route_reset(struct vgic_irq *irq);
+
+/* Every redistributor asleep (GICR_WAKER reset value) and every SPI routed as vgic_v3_route_reset() says. */
+void vgic_v3_reset(void);
+
+/* vCPUs whose redistributor is awake (GICR_WAKER.ProcessorSleep = 0): the participating nodes of 1-of-N SPIs. */
+uint8_t vgic_v3_awake_mask(void);
+
+/* A redistributor woke or went to sleep: re-route the SPIs with Interrupt_Routing_Mode 1. */
+void vgic_v3_awake_changed(void);
+
+/*
+ * The register block the distributor (SPIs) and each redistributor's SGI_base
+ * frame (SGIs, PPIs) share, at the same offsets (IHI 0069 12.9, 12.11):
+ * IGROUPR, IS/ICENABLER, IS/ICPENDR, IS/ICACTIVER at 0x080..0x3ff, IPRIORITYR
+ * at 0x400..0x7ff, ICFGR at 0xc00..0xcff. `vcpu` makes the access, `bank` is
+ * the vCPU whose SGIs/PPIs the frame shows (any vCPU for the distributor);
+ * only INTIDs in [lo, hi) are reachable, the rest of the
+ * block is RAZ/WI. Returns false if `off` is outside the block (the caller
+ * decodes it). Word accesses everywhere, byte accesses to IPRIORITYR; any
+ * other width is RAZ/WI with a rate-limited warning.
+ */
+bool vgic_v3_irq_regs(size_t vcpu, size_t bank, struct mmio_access *access, uint32_t off, unsigned lo, unsigned hi);
+
+/* PIDR4..7, PIDR0..3, CIDR0..3 at 0xffd0..0xfffc of the distributor and RD_base frames; ArchRev 3. */
+#define VGIC_V3_ID_START 0xffd0
+uint32_t vgic_v3_id_reg(uint32_t off);
+
+/* GICD_IIDR and GICR_IIDR. */
+#define VGIC_V3_IIDR 0x4c03043bu
+
+/* Log a refused access (wrong width or alignment) to frame `what`; it is RAZ/WI. */
+void vgic_v3_bad_access(size_t vcpu, const char *what, const struct mmio_access *access, uint32_t off);

@@ -91,10 +91,20 @@ static unsigned pick_lr(const struct vgic_vcpu *vc, uint32_t free, unsigned inti
 }
 
 /*
- * Put irq into LR idx of vcpu. GICv2 LRs hold priority[7:3] (ABI 3.1). The
- * LR copy reads as active in the distributor until its EOI; an SGI takes one
- * pending source at a time (seL4 cannot set GICH_LR.CPUID, so the guest's IAR
- * reports source 0; vgic.h).
+ * Put irq into LR idx of vcpu. The InjectIRQ priority is 5 bits, 0..31 (ABI
+ * 3.1): on GICv2 the kernel stores it as GICH_LR priority[7:3], which is
+ * exactly the emulated priority. On GICv3 it goes unshifted into the 8-bit
+ * ICH_LR_EL2.Priority field, so the vIRQ runs at priority `prio >> 3`
+ * (0..31; a CPU with 5 virtual priority bits, like QEMU's cortex-a57, keeps
+ * only field bits [7:3], leaving 4 levels): order between vIRQs is never
+ * inverted (the LRs are filled best first here), and every value is below the guest's
+ * priority mask as long as ICC_PMR_EL1 > 31 (Linux runs with 0xf0; its IRQs
+ * are at 0xa0 -> 20). A guest that masks by PMR below 0x20 (Linux pseudo-NMI,
+ * irqchip.gicv3_pseudo_nmi=1) is not supported: its masking would not hold.
+ * The LR group is the INTID's IGROUPR bit (GICv3 resets it to 1: vgic.c).
+ * The LR copy reads as active in the distributor until its EOI; an SGI takes
+ * one pending source at a time (seL4 cannot set GICH_LR.CPUID, so the guest's
+ * IAR reports source 0; vgic.h).
  */
 static bool lr_load(size_t vcpu, unsigned idx, struct vgic_irq *irq)
 {

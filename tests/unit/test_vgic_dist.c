@@ -292,6 +292,7 @@ static void test_access_through_fault_path(void **state)
     assert_int_equal(fake.vcpu[1].regs.pc, T_RAM_GPA + 0x104);
 }
 
+/* GICv3 is supported (test_vgic_v3_*.c); a GICv3 layout the architecture does not allow is still refused. */
 static void test_gicv3_refused(void **state)
 {
     (void)state;
@@ -306,10 +307,10 @@ static void test_gicv3_refused(void **state)
     cfg.ram[0].vmm_vaddr = (uintptr_t)t_ram;
     cfg.gic_version = GIC_VERSION_3;
     cfg.gicd_gpa = T_GICD;
-    cfg.gicr_gpa = 0x080a0000;
+    cfg.gicr_gpa = 0x080a1000; /* redistributor frames are 64 KiB aligned (IHI 0069 12.10) */
     assert_true(guest_init(&cfg));
     assert_false(virq_controller_init(0));
-    assert_true(fake_console_contains("not yet supported"));
+    assert_true(fake_console_contains("64 KiB aligned"));
     assert_false(virq_register(0, 40, NULL, NULL));
 }
 
