@@ -9,12 +9,13 @@
 LINUX_VMM := $(BUILD)/linux-vmm/linux-vmm.elf
 LINUX_VMM_OBJDIR := $(BUILD)/linux-vmm/obj
 LINUX_VMM_DEFS := -DGUEST_RAM_BASE=$(GUEST_RAM_BASE)ull -DGUEST_RAM_SIZE=$(GUEST_RAM_SIZE)ull \
-    -DGUEST_DTB_ADDR=$(GUEST_DTB_ADDR)ull -DGUEST_INITRD_ADDR=$(GUEST_INITRD_ADDR)ull
+    -DGUEST_DTB_ADDR=$(GUEST_DTB_ADDR)ull -DGUEST_INITRD_ADDR=$(GUEST_INITRD_ADDR)ull \
+    -DGUEST_GIC_VERSION=$(GUEST_GIC)
 LINUX_VMM_CFLAGS := $(HYP_CFLAGS) -Iinclude $(LINUX_VMM_DEFS)
 LINUX_VMM_OBJS := $(patsubst %,$(LINUX_VMM_OBJDIR)/%.o,vmm system platform_hyp images)
 
 $(LINUX_VMM_OBJDIR)/%.o: examples/linux/%.c examples/linux/platform.h $(HYP_HEADERS) $(wildcard include/libvmm/*.h) \
-    mk/guest.mk
+    mk/guest.mk $(GUEST_DTB_PARAMS)
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(LINUX_VMM_CFLAGS) -c $< -o $@
 

@@ -15,6 +15,7 @@
 #define BOOT_VCPU 0
 #define GUEST_NUM_VCPUS 1
 #define GICD_GPA 0x08000000
+#define GICR_GPA 0x080a0000 /* GICv3 redistributors, 128 KiB per vCPU (QEMU virt layout) */
 #define UART_IRQ 33
 #define UART_CHANNEL 1
 
@@ -66,8 +67,9 @@ void init(void)
         .num_vcpus = GUEST_NUM_VCPUS,
         .num_ram_regions = 1,
         .ram = {{.gpa = GUEST_RAM_BASE, .size = GUEST_RAM_SIZE, .vmm_vaddr = guest_ram_vaddr}},
-        .gic_version = GIC_VERSION_2,
+        .gic_version = GUEST_GIC_VERSION,
         .gicd_gpa = GICD_GPA,
+        .gicr_gpa = GICR_GPA,
     };
 
     if (!guest_init(&config)) {
