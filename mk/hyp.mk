@@ -8,6 +8,7 @@
 #                                           # bad pointer, stack overflow) must end QEMU non-zero
 #   make -f mk/hyp.mk hyp-selftest-idle     # idle guest: QEMU must not burn CPU while the guest WFIs
 #   make -f mk/hyp.mk hyp-selftest-cost     # instructions per null HVC round trip (-icount shift=0)
+#   make -f mk/hyp.mk hyp-selftest-backends # hyp's virtio backends (blk/net/console) against QEMU's devices
 #   make -f mk/hyp.mk hyp-selftest HYP_SELFTEST_APPEND=hyp.log=debug    # with hyp's log lines
 #
 # Linking a VMM program (from the including Makefile):
@@ -33,7 +34,7 @@ HYP_LIBGCC := $(shell $(TARGET_CC) -print-libgcc-file-name 2>/dev/null)
 # -fno-tree-loop-distribute-patterns: GCC must not turn copy loops into memcpy calls (hyp/src/string.c).
 HYP_CFLAGS := -ffreestanding -nostdlib -mgeneral-regs-only -fno-pic -fno-stack-protector -O2 -g \
 	-Wall -Wextra -Werror -std=gnu11 -mcpu=cortex-a57 -fno-common -ffunction-sections -fdata-sections \
-	-fno-tree-loop-distribute-patterns -Ihyp/include -isystem $(HYP_PICOLIBC)/include
+	-fno-tree-loop-distribute-patterns -Ihyp/include -Iinclude -isystem $(HYP_PICOLIBC)/include
 HYP_ASFLAGS := -mcpu=cortex-a57 -g -D__ASSEMBLER__ -Ihyp/include
 HYP_LDSCRIPT := hyp/hyp.ld
 HYP_LDFLAGS := -nostdlib -static -no-pie -Wl,--gc-sections -Wl,-T,$(HYP_LDSCRIPT) -Wl,--build-id=none
@@ -52,7 +53,7 @@ HYP_QEMU := qemu-system-aarch64 -M virt,virtualization=on,gic-version=2 -cpu cor
 
 HYP_SRCS := $(wildcard hyp/src/*.c hyp/src/*.S)
 HYP_OBJS := $(patsubst hyp/src/%,$(BUILD)/hyp/%.o,$(HYP_SRCS))
-HYP_HEADERS := $(wildcard hyp/include/*.h hyp/include/*/*.h)
+HYP_HEADERS := $(wildcard hyp/include/*.h hyp/include/*/*.h) include/libvmm/shq.h
 
 $(BUILD)/hyp/%.c.o: hyp/src/%.c $(HYP_HEADERS)
 	@mkdir -p $(dir $@)
@@ -128,6 +129,28 @@ hyp-selftest-idle: $(BUILD)/hyp-selftest3/hyp-selftest3.elf
 # Instructions per null HVC round trip (guest HVC -> fault() -> reply -> guest), deterministic under icount.
 hyp-selftest-cost: $(BUILD)/hyp-selftest6/hyp-selftest6.elf
 	@timeout 120 $(HYP_QEMU) -icount shift=0,sleep=off -kernel $< 2>&1 | grep -E "round trip|hyp-selftest"
+
+# ---------------------------------------------------------------------------------------------
+# Backend test: hyp/selftest/backends*.c, a VMM with no guest that drives the shared-queue client side
+# of <libvmm/shq.h> against hyp's drivers for QEMU's virtio-blk/net/console devices, run by
+# hyp/selftest/backends_run.py (scratch disk images, user-net TFTP, console socket, image checks).
+# Variants: 0 full test, 1 legacy devices (hyp must refuse them), 2 a bad backend description.
+HYP_BE := $(BUILD)/hyp-selftest-backends
+HYP_BE_SRCS := hyp/selftest/backends.c hyp/selftest/backends_blk.c hyp/selftest/backends_net.c
+HYP_BACKENDS_APPEND ?= hyp.log=info
+
+define hyp_backends_variant
+$(HYP_BE)/v$(1)/%.o: hyp/selftest/%.c hyp/selftest/backends.h $(HYP_HEADERS)
+	@mkdir -p $$(dir $$@)
+	$(TARGET_CC) $(HYP_CFLAGS) -DBACKENDS_VARIANT=$(1) -c $$< -o $$@
+$(eval $(call hyp_vmm_program,hyp-backends$(1),$(patsubst hyp/selftest/%.c,$(HYP_BE)/v$(1)/%.o,$(HYP_BE_SRCS)),))
+endef
+$(foreach v,0 1 2,$(eval $(call hyp_backends_variant,$(v))))
+
+.PHONY: hyp-selftest-backends
+hyp-selftest-backends: $(foreach v,0 1 2,$(BUILD)/hyp-backends$(v)/hyp-backends$(v).elf)
+	/usr/bin/python3 hyp/selftest/backends_run.py --work $(HYP_BE) --qemu "$(HYP_QEMU)" \
+	  --append "$(HYP_BACKENDS_APPEND)" --elf $^
 
 hyp-format:
 	clang-format -i $(wildcard hyp/src/*.c hyp/include/hyp/*.h hyp/selftest/*.c hyp/selftest/*.h)

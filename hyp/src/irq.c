@@ -7,7 +7,10 @@
  *    LR's EOI bit, VGICMaintenance with the index or -1).
  *  - Device IRQs bound to a channel: mask + EOI, notification bit; unmasked
  *    by seL4_IRQHandler_Ack (ABI 1.3 microkit_irq_ack).
+ *  - IRQs of virtio devices hyp drives (backend.c): mask + EOI, backend pending;
+ *    unmasked by the backend's service pass once the device is acknowledged.
  */
+#include <hyp/backend.h>
 #include <hyp/cpu.h>
 #include <hyp/gic.h>
 #include <hyp/irq.h>
@@ -21,6 +24,7 @@ enum irq_owner_kind {
     IRQ_VTIMER,
     IRQ_MAINTENANCE,
     IRQ_CHANNEL,
+    IRQ_BACKEND, /* a device hyp drives itself (backend.c); `pd` holds the backend index */
     IRQ_REPORTED, /* unexpected, logged once and left masked */
 };
 
@@ -47,6 +51,17 @@ void irq_bind_channel(uint32_t intid, struct pd *pd, unsigned ch, bool edge)
     }
     owners[intid] = (struct irq_owner){.kind = IRQ_CHANNEL, .pd = (uint8_t)pd->index, .ch = (uint8_t)ch};
     gic_irq_configure(intid, edge);
+}
+
+void irq_bind_backend(uint32_t intid, unsigned index)
+{
+    if (intid < 32 || intid >= gic_max_intid() || owners[intid].kind != IRQ_UNOWNED) {
+        hyp_panic("IRQ %u of a virtio device hyp drives for backend %u is bound elsewhere (a PD's irqs?)", intid,
+                  index);
+    }
+    owners[intid] = (struct irq_owner){.kind = IRQ_BACKEND, .pd = (uint8_t)index};
+    gic_irq_configure(intid, false); /* virtio-mmio's line stays high until InterruptACK (4.2.2) */
+    gic_irq_enable(intid);
 }
 
 static void handle_vtimer(struct hyp_cpu *c, uint32_t intid)
@@ -106,6 +121,11 @@ void irq_poll(void)
         case IRQ_CHANNEL:
             gic_irq_disable(intid);
             pd_signal(&hyp_pds[o->pd], o->ch);
+            break;
+        case IRQ_BACKEND:
+            /* Masked until the backend's pass has acknowledged the device. */
+            gic_irq_disable(intid);
+            backend_irq(o->pd);
             break;
         default:
             gic_irq_disable(intid);

@@ -3,11 +3,15 @@
  * Receive priority as seL4's receiveIPC: the bound notification first (one
  * notified() per set bit, lowest first, in one batch), then queued faults in
  * FIFO order; the guest runs only when the PD has nothing to receive.
+ * hyp's device backends (backend.c) run before all of that, like a
+ * higher-priority PD: a notification to a backend is served after the entry
+ * point that sent it returns, and before the guest resumes.
  * Entry points never nest. A deferred notify/IRQ ack is performed after the
  * entry point (batch) returns and before the reply, as libmicrokit does.
  */
 #include <string.h>
 #include <hyp/arch.h>
+#include <hyp/backend.h>
 #include <hyp/cpu.h>
 #include <hyp/irq.h>
 #include <hyp/log.h>
@@ -156,7 +160,9 @@ void pd_run(struct pd *pd)
     flush_deferred(pd);
     LOG_INFO("PD '%s' initialised, entering the event loop", pd->desc->name);
     for (;;) {
-        if (pd->notify_pending) {
+        if (backend_pending_mask) {
+            backend_service();
+        } else if (pd->notify_pending) {
             deliver_notifications(pd);
         } else if (pd->fault_head) {
             deliver_fault(pd);

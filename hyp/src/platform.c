@@ -140,6 +140,13 @@ static void evaluate(struct node *stack, int depth)
         } else if (prop_has_string(&n->method, "smc")) {
             platform.psci_conduit = PSCI_SMC;
         }
+    } else if (prop_has_string(&n->compatible, "virtio,mmio")) {
+        if (platform.num_virtio < PLATFORM_MAX_VIRTIO && reg_entry(parent, n, 0, &a, &s) && s != 0) {
+            unsigned i = platform.num_virtio++;
+            platform.virtio[i].pa = a;
+            platform.virtio[i].size = s;
+            platform.virtio[i].intid = gic_intid(n, 0);
+        }
     } else if (depth == 2 && strcmp(parent->name, "cpus") == 0 && prop_has_string(&n->device_type, "cpu")) {
         if (platform.num_cpus < PLATFORM_MAX_CPUS && n->reg.len >= 4 * parent->addr_cells) {
             platform.cpu_mpidr[platform.num_cpus++] = read_cells(n->reg.data, parent->addr_cells);
@@ -216,6 +223,18 @@ static void walk(const uint8_t *fdt, uint32_t struct_off, uint32_t struct_size, 
     }
 }
 
+/* QEMU writes the virtio_mmio nodes highest address first: sort them so that the index is the slot. */
+static void sort_virtio(void)
+{
+    for (unsigned i = 1; i < platform.num_virtio; i++) {
+        for (unsigned j = i; j > 0 && platform.virtio[j - 1].pa > platform.virtio[j].pa; j--) {
+            __typeof__(platform.virtio[0]) t = platform.virtio[j];
+            platform.virtio[j] = platform.virtio[j - 1];
+            platform.virtio[j - 1] = t;
+        }
+    }
+}
+
 void platform_init(uint64_t dtb_pa)
 {
     const uint8_t *fdt = (const uint8_t *)(uintptr_t)dtb_pa;
@@ -233,6 +252,7 @@ void platform_init(uint64_t dtb_pa)
     /* Two passes: the first finds /chosen/stdout-path, the second picks that UART. */
     walk(fdt, off_struct, size_struct, (const char *)fdt + off_strings, size_strings);
     platform.num_cpus = 0;
+    platform.num_virtio = 0;
     platform.uart_pa = 0;
     walk(fdt, off_struct, size_struct, (const char *)fdt + off_strings, size_strings);
 
@@ -251,4 +271,5 @@ void platform_init(uint64_t dtb_pa)
     if (platform.num_cpus == 0) {
         platform.num_cpus = 1;
     }
+    sort_virtio();
 }

@@ -6,6 +6,7 @@
  * Capabilities are the Microkit CSpace slots of ABI 1.1.
  */
 #include <hyp/arch.h>
+#include <hyp/backend.h>
 #include <hyp/cpu.h>
 #include <hyp/gic.h>
 #include <hyp/irq.h>
@@ -208,6 +209,10 @@ void seL4_Signal(seL4_CPtr cap)
     if (cap < BASE_OUTPUT_NOTIFICATION_CAP || ch >= MICROKIT_MAX_CHANNELS || !(pd->notify_mask & (1ull << ch))) {
         /* seL4 would raise a CapFault on the PD, which Microkit's monitor reports as a crash. */
         hyp_panic("PD '%s': seL4_Signal on empty capability slot %lu", pd->desc->name, cap);
+    }
+    if (pd->backend_mask & (1ull << ch)) {
+        backend_signal(pd->peer[ch].pd);
+        return;
     }
     pd_signal(&hyp_pds[pd->peer[ch].pd], pd->peer[ch].id);
 }

@@ -3,10 +3,12 @@
  * and the capDL initialiser do for an SDF: validate it, allocate and zero
  * RAM for the regions that ask for it, map regions into the EL2 address
  * space (VMM maps) and into the guest's stage 2 (VM maps), patch setvars,
- * and create the PD, its channels, IRQs and vCPUs.
+ * create the PD, its channels, IRQs and vCPUs, and bring up the device
+ * backends (backend.c) before the PD's init() runs.
  */
 #include <string.h>
 #include <hyp/arch.h>
+#include <hyp/backend.h>
 #include <hyp/cpu.h>
 #include <hyp/irq.h>
 #include <hyp/log.h>
@@ -48,6 +50,11 @@ static void zero_normal_memory(uintptr_t va, uint64_t size)
     dsb(ish);
 }
 
+uint64_t system_region_pa(const struct hyp_memory_region *mr)
+{
+    return region_pa[mr - hyp_system.regions];
+}
+
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
     return (v + a - 1) & ~(a - 1);
@@ -85,6 +92,12 @@ static unsigned reserved_ranges(struct range *r)
     r[n++] = (struct range){platform.gich_pa, platform.gich_size, "GICH"};
     r[n++] = (struct range){platform.uart_pa & ~(SZ_4K - 1), SZ_4K, "UART"};
     r[n++] = (struct range){ZERO_WINDOW_VA, MMU_VA_LIMIT - ZERO_WINDOW_VA, "hyp's zeroing window"};
+    if (hyp_system.num_backends) {
+        uint64_t base, size;
+        r[n++] = (struct range){BACKEND_WINDOW_VA, BACKEND_WINDOW_SIZE, "hyp's backend-region window"};
+        backend_virtio_window(&base, &size);
+        r[n++] = (struct range){base, size, "virtio-mmio registers"};
+    }
     return n;
 }
 
@@ -178,7 +191,7 @@ static void validate_vmm_maps(const struct hyp_pd *pd)
     if ((pd->num_maps && !pd->maps) || (pd->num_irqs && !pd->irqs)) {
         hyp_panic("system description: PD '%s' has a NULL maps or irqs array with a non-zero count", pd->name);
     }
-    struct range reserved[8];
+    struct range reserved[10];
     unsigned nres = reserved_ranges(reserved);
     for (size_t i = 0; i < pd->num_maps; i++) {
         const struct hyp_vmm_map *m = &pd->maps[i];
@@ -268,6 +281,7 @@ static void setup_channels(struct pd *pd, const struct hyp_pd *desc)
             pd->peer[my_id].id = peer_id;
         }
     }
+    backend_claim_channels(pd);
 }
 
 static void map_regions(const struct hyp_pd *desc)
@@ -297,6 +311,7 @@ static void map_regions(const struct hyp_pd *desc)
         mmu_map(m->vaddr, region_pa[ri], m->mr->size, m->perms, m->cached ? MMU_NORMAL : MMU_DEVICE);
         LOG_INFO("VMM map %-16s at 0x%lx", m->mr->name, m->vaddr);
     }
+    backend_map();
     mmu_activate();
     /* ABI 1.4: RAM regions are zero-filled. */
     for (size_t i = 0; i < hyp_system.num_regions; i++) {
@@ -346,6 +361,7 @@ void system_setup(void)
     if (desc->vm) {
         validate_vm(desc->vm);
     }
+    backend_validate();
     allocate_regions();
     struct pd *pd = &hyp_pds[hyp_num_pds++];
     pd->desc = desc;
@@ -355,6 +371,7 @@ void system_setup(void)
     if (desc->vm) {
         setup_vm(pd, desc->vm);
     }
+    backend_start();
     strncpy(microkit_name, desc->name, MICROKIT_PD_NAME_LENGTH - 1);
     microkit_irqs = pd->irq_mask;
     microkit_notifications = pd->notify_mask;

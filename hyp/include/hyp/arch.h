@@ -30,6 +30,7 @@
 
 #define isb() __asm__ volatile("isb" ::: "memory")
 #define dsb(opt) __asm__ volatile("dsb " #opt ::: "memory")
+#define dmb(opt) __asm__ volatile("dmb " #opt ::: "memory")
 #define wfi() __asm__ volatile("wfi" ::: "memory")
 
 static inline uint32_t mmio_read32(uintptr_t addr)

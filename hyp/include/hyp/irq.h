@@ -11,6 +11,8 @@ struct pd;
 void irq_init(void);
 /* Bind a device INTID to a PD channel (configured, left masked until acked). */
 void irq_bind_channel(uint32_t intid, struct pd *pd, unsigned ch, bool edge);
+/* Bind a virtio device's INTID to backend `index` (level, enabled): never delivered to a PD. */
+void irq_bind_backend(uint32_t intid, unsigned index);
 /* Acknowledge and dispatch every pending physical IRQ of this CPU. */
 void irq_poll(void);
 /* Before entering the loaded vCPU: unmask the vtimer PPI if AckVPPI cleared the flag (ABI 3.6). */

@@ -28,6 +28,7 @@ struct pd {
     seL4_CPtr deferred_cap;
     uint64_t irq_mask; /* channels bound to IRQs */
     uint64_t notify_mask; /* channels with a peer (microkit_notify) */
+    uint64_t backend_mask; /* channels whose peer is a hyp backend: peer[ch].pd is the backend index */
     uint32_t irq_of_channel[MICROKIT_MAX_CHANNELS];
     struct {
         unsigned pd;

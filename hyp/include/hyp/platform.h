@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #define PLATFORM_MAX_CPUS 8
+#define PLATFORM_MAX_VIRTIO 32 /* QEMU virt: 32 virtio-mmio transports at 0x0a000000 + n * 0x200, SPI 16 + n */
 
 struct platform {
     uint64_t dtb_pa;
@@ -28,6 +29,12 @@ struct platform {
     uint64_t cpu_mpidr[PLATFORM_MAX_CPUS];
     const char *bootargs; /* points into the DTB; "" if none */
     enum { PSCI_NONE, PSCI_HVC, PSCI_SMC } psci_conduit;
+    /* virtio-mmio transports (compatible "virtio,mmio"), sorted by address: index = slot number. */
+    struct {
+        uint64_t pa, size;
+        uint32_t intid;
+    } virtio[PLATFORM_MAX_VIRTIO];
+    unsigned num_virtio;
 };
 
 extern struct platform platform;

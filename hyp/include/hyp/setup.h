@@ -1,7 +1,12 @@
 /* hyp-internal: boot-time bring-up (main.c, system.c). */
 #pragma once
 
+#include <stdint.h>
+#include <hyp/system.h>
+
 /* Validate hyp_system, allocate and map its regions, create the PD, IRQ bindings and vCPUs. */
 void system_setup(void);
+/* Physical address of a region of hyp_system (after system_setup has allocated it). */
+uint64_t system_region_pa(const struct hyp_memory_region *mr);
 /* C entry from boot.S on the boot CPU, MMU off. */
 void hyp_main(void) __attribute__((noreturn));

@@ -29,6 +29,15 @@
  *   static const struct hyp_pd pds[] = {{.name = "VMM", .init = init, .notified = notified, .fault = fault,
  *       .maps = vmm_maps, .num_maps = 1, .irqs = irqs, .num_irqs = 1, .vm = &vm}};
  *   const struct hyp_system hyp_system = {.regions = regions, .num_regions = 3, .pds = pds, .num_pds = 1};
+ *
+ * A disk served by hyp's virtio-blk backend (struct hyp_backend below) adds a region, its VMM map and:
+ *
+ *   {.name = "disk0_shq", .size = SHQ_REGION_MIN_SIZE, .source = HYP_MR_ALLOCATE},        // regions[3]
+ *   {.mr = &regions[3], .vaddr = 0x3000000000, .perms = HYP_PERM_RW, .cached = true,
+ *    .setvar_vaddr = &disk0_shq_vaddr},                                                  // in vmm_maps
+ *   static const struct hyp_backend backends[] = {
+ *       {.kind = SHQ_KIND_BLK, .match = "rootdisk", .mr = &regions[3], .pd = 0, .id = 2}};
+ *   ... .backends = backends, .num_backends = 1 in hyp_system
  */
 #pragma once
 
@@ -36,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <microkit.h>
+#include <libvmm/shq.h>
 
 /* Where a memory region's frames come from (SDF <memory_region phys_addr=...>). */
 enum hyp_mr_source {
@@ -119,6 +129,35 @@ struct hyp_channel {
     microkit_channel id_b;
 };
 
+/*
+ * A device backend (no SDF equivalent: on seL4 this is an sDDF driver or virtualiser PD). hyp drives
+ * one of QEMU's virtio-mmio devices itself and serves it to PD `pd` through the shared queues of
+ * <libvmm/shq.h> in region `mr` and that PD's channel `id`:
+ *  - `mr`: HYP_MR_ALLOCATE, at least SHQ_REGION_MIN_SIZE and at most 4 GiB, mapped read-write and
+ *    cached into PD `pd` by one of its VMM maps (whose setvar_vaddr tells the VMM where it is); hyp
+ *    maps it for itself too and hands the data area's physical addresses to the device (zero copy).
+ *  - `id`: a channel of PD `pd` used by nothing else. microkit_notify(id) reaches the backend; the
+ *    backend's notifications arrive as notified(id). The backend is served from hyp's event loop like
+ *    a higher-priority PD: after the PD's entry point returns, before the guest resumes.
+ *  - Before init(), hyp fills the region's struct shq_header (config from the real device, ring
+ *    capacities) and sets `ready`; `ready` stays 0 when QEMU has no matching device (logged at info).
+ *  - `match` picks the device:
+ *      SHQ_KIND_BLK      the disk's serial, at most 20 characters (-device virtio-blk-device,serial=NAME,
+ *                        read with virtio-blk GET_ID, so disks bind correctly whatever their slot)
+ *      SHQ_KIND_NET      the MAC address, "52:54:00:12:34:56" (-device virtio-net-device,mac=...)
+ *      SHQ_KIND_CONSOLE  NULL (a -device virtio-serial-device with a virtconsole at port 0)
+ *    NULL: the next device of that kind that no explicit match claimed, in QEMU command-line order
+ *    (QEMU 7.2 puts the first -device in the highest virtio-mmio slot).
+ * QEMU must run with -global virtio-mmio.force-legacy=false: legacy devices are refused.
+ */
+struct hyp_backend {
+    enum shq_kind kind;
+    const char *match;
+    const struct hyp_memory_region *mr;
+    unsigned pd;
+    microkit_channel id;
+};
+
 struct hyp_system {
     const struct hyp_memory_region *regions;
     size_t num_regions;
@@ -126,6 +165,8 @@ struct hyp_system {
     size_t num_pds;
     const struct hyp_channel *channels;
     size_t num_channels;
+    const struct hyp_backend *backends;
+    size_t num_backends;
 };
 
 #define HYP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
