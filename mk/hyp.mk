@@ -4,6 +4,7 @@
 # repository root to build and run hyp's bring-up test:
 #
 #   make -f mk/hyp.mk hyp-selftest          # build + run in QEMU, expect "hyp-selftest: PASS", exit 0
+#   make -f mk/hyp.mk hyp-selftest GIC=3    # the same ELF on a GICv3 machine (any target below takes GIC=3)
 #   make -f mk/hyp.mk hyp-selftest-fail     # induced failures (failed check, VMM crash, bad description,
 #                                           # bad pointer, stack overflow) must end QEMU non-zero
 #   make -f mk/hyp.mk hyp-selftest-idle     # idle guest: QEMU must not burn CPU while the guest WFIs
@@ -48,8 +49,11 @@ $(HYP_LIBFDT):
 	rm -rf $(BUILD)/libfdt-arm64 && mkdir -p $(BUILD)/libfdt-arm64
 	dpkg -x $(HYP_LIBFDT_DEB) $(BUILD)/libfdt-arm64
 
-HYP_QEMU := qemu-system-aarch64 -M virt,virtualization=on,gic-version=2 -cpu cortex-a57 -smp 1 -m 1G \
+# GIC=3 runs the QEMU-based targets on a GICv3 machine (the same ELFs: hyp reads the version from the DTB).
+GIC ?= 2
+HYP_QEMU_M := qemu-system-aarch64 -M virt,virtualization=on,gic-version=$(GIC) -cpu cortex-a57 -m 1G \
 	-nographic -semihosting -nic none
+HYP_QEMU := $(HYP_QEMU_M) -smp 1
 
 HYP_SRCS := $(wildcard hyp/src/*.c hyp/src/*.S)
 HYP_OBJS := $(patsubst hyp/src/%,$(BUILD)/hyp/%.o,$(HYP_SRCS))
@@ -80,7 +84,8 @@ HYP_SELFTEST_APPEND ?=
 HYP_GUEST_CFLAGS := -ffreestanding -nostdlib -mgeneral-regs-only -mstrict-align -fno-pic -fno-stack-protector -O2 \
 	-g -Wall -Wextra -Werror -std=gnu11 -mcpu=cortex-a57
 
-$(HYP_ST)/guest.elf: hyp/selftest/guest.S hyp/selftest/guest.c hyp/selftest/guest.ld hyp/selftest/selftest.h
+$(HYP_ST)/guest.elf: hyp/selftest/guest.S hyp/selftest/guest.c hyp/selftest/guest.ld hyp/selftest/selftest.h \
+    hyp/selftest/guest_gic.h
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(HYP_GUEST_CFLAGS) -D__ASSEMBLER__ -c hyp/selftest/guest.S -o $(HYP_ST)/guest.S.o
 	$(TARGET_CC) $(HYP_GUEST_CFLAGS) -c hyp/selftest/guest.c -o $(HYP_ST)/guest.c.o
@@ -129,6 +134,32 @@ hyp-selftest-idle: $(BUILD)/hyp-selftest3/hyp-selftest3.elf
 # Instructions per null HVC round trip (guest HVC -> fault() -> reply -> guest), deterministic under icount.
 hyp-selftest-cost: $(BUILD)/hyp-selftest6/hyp-selftest6.elf
 	@timeout 120 $(HYP_QEMU) -icount shift=0,sleep=off -kernel $< 2>&1 | grep -E "round trip|hyp-selftest"
+
+# ---------------------------------------------------------------------------------------------
+# SMP test: hyp/selftest/smp_* (a 4-vCPU guest on 4 CPUs and a tiny VMM with its own PSCI).
+HYP_SMP := $(BUILD)/hyp-selftest-smp
+HYP_SMP_APPEND ?=
+
+$(HYP_SMP)/guest.elf: hyp/selftest/smp_guest.S hyp/selftest/smp_guest.c hyp/selftest/guest.ld \
+    hyp/selftest/selftest.h hyp/selftest/guest_gic.h
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) $(HYP_GUEST_CFLAGS) -D__ASSEMBLER__ -c hyp/selftest/smp_guest.S -o $(HYP_SMP)/guest.S.o
+	$(TARGET_CC) $(HYP_GUEST_CFLAGS) -c hyp/selftest/smp_guest.c -o $(HYP_SMP)/guest.c.o
+	$(TARGET_CC) -nostdlib -static -no-pie -Wl,-T,hyp/selftest/guest.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments -o $@ \
+		$(HYP_SMP)/guest.S.o $(HYP_SMP)/guest.c.o
+
+$(HYP_SMP)/guest.bin: $(HYP_SMP)/guest.elf
+	$(TARGET_OBJCOPY) -O binary $< $@
+
+$(HYP_SMP)/vmm.o: hyp/selftest/smp_vmm.c hyp/selftest/selftest.h $(HYP_SMP)/guest.bin $(HYP_HEADERS)
+	$(TARGET_CC) $(HYP_CFLAGS) -DGUEST_BIN='"$(HYP_SMP)/guest.bin"' -c $< -o $@
+$(eval $(call hyp_vmm_program,hyp-selftest-smp,$(HYP_SMP)/vmm.o,))
+
+.PHONY: hyp-selftest-smp
+hyp-selftest-smp: $(BUILD)/hyp-selftest-smp/hyp-selftest-smp.elf
+	@status=0; timeout 120 $(HYP_QEMU_M) -smp 4 -kernel $< -append "$(HYP_SMP_APPEND)" > $(HYP_SMP)/run.log 2>&1 \
+	  || status=$$?; cat $(HYP_SMP)/run.log; echo "qemu exit status: $$status"; \
+	grep -q "hyp-selftest-smp: PASS" $(HYP_SMP)/run.log && [ $$status -eq 0 ]
 
 # ---------------------------------------------------------------------------------------------
 # Backend test: hyp/selftest/backends*.c, a VMM with no guest that drives the shared-queue client side

@@ -4,6 +4,7 @@
  * code given to the power-off SMC is 0 when every guest-side check passed.
  */
 #include <stdint.h>
+#include "guest_gic.h"
 #include "selftest.h"
 
 #define UART_DR 0x000
@@ -11,10 +12,6 @@
 #define UART_IMSC 0x038
 #define UART_ICR 0x044
 #define UART_TXI (1u << 5)
-#define GICC_CTLR 0x000
-#define GICC_PMR 0x004
-#define GICC_IAR 0x00c
-#define GICC_EOIR 0x010
 
 void guest_hvc_probe(uint64_t out[8]);
 uint64_t guest_smc_probe(void);
@@ -123,7 +120,7 @@ static void timer_wait(uint64_t ticks)
 
 void guest_irq(void)
 {
-    uint32_t iar = r32(GUEST_GICC_IPA + GICC_IAR);
+    uint32_t iar = guest_gic_ack();
     uint32_t id = iar & 0x3ff;
     if (id == VTIMER_IRQ) {
         __asm__ volatile("msr cntv_ctl_el0, %0\n isb" ::"r"(0ull));
@@ -141,7 +138,7 @@ void guest_irq(void)
     } else {
         return; /* spurious */
     }
-    w32(GUEST_GICC_IPA + GICC_EOIR, iar);
+    guest_gic_eoi(iar);
 }
 
 void guest_bad_vector(uint64_t n)
@@ -205,9 +202,8 @@ static void test_uart_irq(void)
 uint64_t guest_main(uint64_t mode)
 {
     test_mode = mode;
-    puts("guest: hello from EL1 under hyp\n");
-    w32(GUEST_GICC_IPA + GICC_PMR, 0xf0);
-    w32(GUEST_GICC_IPA + GICC_CTLR, 1);
+    puts(guest_gic_v3() ? "guest: hello from EL1 under hyp (GICv3)\n" : "guest: hello from EL1 under hyp (GICv2)\n");
+    guest_gic_cpu_enable();
     if (mode == 6) {
         /* -icount shift=0: one instruction per ns; CNTVCT ticks at CNTFRQ. */
         uint64_t t0 = counter();

@@ -36,3 +36,28 @@
 #define HVC_NULL 0x0
 #define BENCH_ROUNDS 2000
 #define IDLE_SECONDS 3
+
+/* ---- SMP selftest (smp_vmm.c, smp_guest.S, smp_guest.c): SMP_CPUS vCPUs on as many CPUs ---- */
+#define SMP_CPUS 4
+#define SMP_STACK_SIZE 0x10000 /* per vCPU, from the top of guest RAM down */
+#define GUEST_GICD_IPA 0x08000000 /* GICv2 distributor: unmapped, the VMM emulates GICD_SGIR */
+#define GICD_SGIR 0xf00
+#define SMP_SGI 1 /* the IPI the vCPUs send each other */
+#define SMP_LR_TIMER 0
+#define SMP_LR_SGI 2
+#define SMP_SEQ_ROUNDS 200 /* HVCs per vCPU whose sequence numbers the VMM checks */
+#define SMP_TIMER_ROUNDS 3
+/* PSCI 1.1 (DEN0022), SMC64 where both exist; CPU_ON context id = (mode << 8) | vCPU. */
+#define PSCI_CPU_OFF 0x84000002
+#define PSCI_CPU_ON 0xc4000003
+#define PSCI_AFFINITY_INFO 0xc4000004
+#define SMP_MODE_MAIN 0 /* the full per-CPU test */
+#define SMP_MODE_AGAIN 1 /* started a second time: check in and CPU_OFF */
+#define SMP_MODE_SPIN 2 /* spin without exits until the VMM stops it from another CPU */
+#define HVC_SEQ 0x5e9 /* x1 = sequence number of this vCPU's HVCs */
+#define HVC_PEEK 0x9ee /* x1 = another vCPU: VMM reads its CONTEXTIDR_EL1 and TPIDRRO_EL0 while it runs */
+#define HVC_POKE 0x90e /* x1 = another vCPU: VMM writes its TPIDR_EL1 while it runs */
+#define HVC_STOP 0x570 /* x1 = a vCPU spinning in the guest: VMM stops it (seL4_TCB_Suspend) */
+#define SMP_CIDR_MAGIC 0xc1d00000u /* | vCPU */
+#define SMP_TPIDRRO_MAGIC 0x7e0000000ull /* | vCPU */
+#define SMP_POKE_MAGIC 0x90e0000000ull /* | vCPU */

@@ -41,6 +41,18 @@ static bool hvc_ok, fp_hvc_seen, delete_first_ok, smc_ok, mmio_load_ok, mmio_sto
 static bool perm_fault_ok, iabt_ok, restart_ok;
 static uint8_t scratch[256];
 
+/*
+ * The LR group the guest takes its interrupts in: group 0 on the GICv2 GICV
+ * page, group 1 (ICC_IAR1_EL1) on GICv3 (ABI 3.1). A Microkit VMM knows its
+ * board; this test VMM runs on either and asks the CPU (ID_AA64PFR0_EL1.GIC).
+ */
+static uint8_t irq_group(void)
+{
+    uint64_t pfr0;
+    __asm__ volatile("mrs %0, id_aa64pfr0_el1" : "=r"(pfr0));
+    return ((pfr0 >> 24) & 0xf) != 0;
+}
+
 static void puthex(uint64_t v)
 {
     microkit_dbg_puts("0x");
@@ -277,7 +289,7 @@ static seL4_Bool handle_hvc(microkit_msginfo msginfo, microkit_msginfo *reply)
         return reply_skip_hvc(reply);
     }
     if (x0 == HVC_DELETE) {
-        seL4_Error e = seL4_ARM_VCPU_InjectIRQ(BASE_VCPU_CAP + GUEST_VCPU, VTIMER_IRQ, 0, 0, 0);
+        seL4_Error e = seL4_ARM_VCPU_InjectIRQ(BASE_VCPU_CAP + GUEST_VCPU, VTIMER_IRQ, 0, irq_group(), 0);
         expect_eq(e, seL4_DeleteFirst, "InjectIRQ into an Active LR");
         delete_first_ok = e == seL4_DeleteFirst;
         return reply_skip_hvc(reply);
@@ -387,7 +399,7 @@ seL4_Bool fault(microkit_child child, microkit_msginfo msginfo, microkit_msginfo
     case seL4_Fault_VPPIEvent:
         expect_eq(microkit_mr_get(seL4_VPPIEvent_IRQ), VTIMER_IRQ, "VPPIEvent IRQ");
         vppi_events++;
-        microkit_vcpu_arm_inject_irq(GUEST_VCPU, VTIMER_IRQ, 0, 0, 0);
+        microkit_vcpu_arm_inject_irq(GUEST_VCPU, VTIMER_IRQ, 0, irq_group(), 0);
         return seL4_True;
     case seL4_Fault_VGICMaintenance: {
         seL4_Word idx = microkit_mr_get(seL4_VGICMaintenance_IDX);
@@ -417,7 +429,7 @@ void notified(microkit_channel ch)
     }
     expect_eq(ch, UART_CHANNEL, "notified channel");
     uart_notifies++;
-    microkit_vcpu_arm_inject_irq(GUEST_VCPU, UART_IRQ, 0, 0, 1);
+    microkit_vcpu_arm_inject_irq(GUEST_VCPU, UART_IRQ, 0, irq_group(), 1);
 }
 
 /* The system description (the SDF of this PD). */

@@ -13,6 +13,7 @@
 #include <hyp/log.h>
 #include <hyp/mmu.h>
 #include <hyp/pd.h>
+#include <hyp/smp.h>
 #include <hyp/platform.h>
 #include <hyp/setup.h>
 
@@ -409,10 +410,8 @@ void backend_irq(unsigned index)
     backend_pending_mask |= 1u << index;
 }
 
-static void service_one(struct backend *b)
+static void service_one(struct backend *b, bool irq)
 {
-    bool irq = b->irq_pending;
-    b->irq_pending = false;
     if (!b->bound) {
         return;
     }
@@ -433,18 +432,30 @@ static void service_one(struct backend *b)
     }
     if (b->notify) {
         b->notify = false;
+        kernel_lock();
         pd_signal(b->pd, b->desc->id);
+        kernel_unlock();
     }
 }
 
 void backend_service(void)
 {
-    uint32_t mask = backend_pending_mask;
+    /* The pending bits are set under the kernel lock (irq_publish, seL4_Signal); the pass runs without it. */
+    kernel_lock();
+    uint32_t mask = backend_pending_mask, irqs = 0;
     backend_pending_mask = 0;
+    for (uint32_t m = mask; m; m &= m - 1) {
+        struct backend *b = &backends[__builtin_ctz(m)];
+        if (b->irq_pending) {
+            irqs |= 1u << b->index;
+            b->irq_pending = false;
+        }
+    }
+    kernel_unlock();
     while (mask) {
         unsigned i = (unsigned)__builtin_ctz(mask);
         mask &= mask - 1;
-        service_one(&backends[i]);
+        service_one(&backends[i], (irqs >> i) & 1);
     }
 }
 

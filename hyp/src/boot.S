@@ -55,3 +55,41 @@ not_el2:
     .balign 8
 boot_exit_block:
     .quad   0x20026, 2
+
+/*
+ * Secondary CPUs, started by smp_boot_secondaries() through PSCI CPU_ON
+ * (DEN0022 5.6: entered at the caller's EL, EL2, with the MMU and caches off
+ * and x0 = context_id). x0 points at this CPU's struct smp_boot_args, cleaned
+ * to the point of coherency by the boot CPU: the MMU comes on with the
+ * shared EL2 tables, then stacks, vectors and TPIDR_EL2 as on the boot CPU.
+ */
+    .text
+    .global hyp_secondary_entry
+hyp_secondary_entry:
+    msr     daifset, #0xf
+    ldr     x1, =SCTLR_EL2_RES1
+    msr     sctlr_el2, x1
+    isb
+    ldp     x1, x2, [x0, #BOOT_ARGS_MAIR]
+    msr     mair_el2, x1
+    msr     tcr_el2, x2
+    ldr     x1, [x0, #BOOT_ARGS_TTBR0]
+    msr     ttbr0_el2, x1
+    isb
+    tlbi    alle2
+    dsb     nsh
+    isb
+    ldr     x1, [x0, #BOOT_ARGS_SCTLR]
+    msr     sctlr_el2, x1
+    isb
+    ldp     x1, x2, [x0, #BOOT_ARGS_SP_EL2]
+    mov     sp, x1
+    msr     sp_el0, x2
+    msr     spsel, #0
+    ldp     x1, x2, [x0, #BOOT_ARGS_VBAR]
+    msr     vbar_el2, x1
+    msr     tpidr_el2, x2
+    isb
+    bl      hyp_secondary_main
+5:  wfi
+    b       5b

@@ -1,131 +1,109 @@
 /*
- * Physical GICv2 (IHI 0048B). hyp configures the distributor and this CPU's
- * interface once, then polls GICC_IAR from its event loop with PSTATE.I
- * masked. The virtual interface control block GICH carries the guest's list
- * registers. Distributor settings follow seL4's gic_v2.c (ABI 4.4): SPIs
- * level-triggered unless the system description says edge, routed to CPU 0,
- * group 0; EOImode 0 (EOIR drops priority and deactivates).
+ * The physical GIC, version-neutral part: what the distributor registers of
+ * both versions share, list-register encodings (ABI 3.1), and dispatch to
+ * gic_v2.c or gic_v3.c. hyp polls the acknowledge register from its event
+ * loop with PSTATE.I masked. Configuration follows seL4 (ABI 4.4): SPIs
+ * level-triggered unless the system description says edge, routed to the
+ * boot CPU; GICv2 EOImode 0 (EOI drops priority and deactivates), GICv3
+ * EOImode 1 (EOI drops priority; a PD's interrupt is deactivated by its ack).
  */
 #include <hyp/arch.h>
+#include <hyp/cpu.h>
 #include <hyp/gic.h>
+#include <hyp/gic_impl.h>
 #include <hyp/log.h>
 #include <hyp/platform.h>
 
-/* Distributor (GICv2 spec 4.3). */
-#define GICD_CTLR 0x000
-#define GICD_TYPER 0x004
-#define GICD_IGROUPR 0x080
-#define GICD_ISENABLER 0x100
-#define GICD_ICENABLER 0x180
-#define GICD_ICPENDR 0x280
-#define GICD_ICACTIVER 0x380
-#define GICD_IPRIORITYR 0x400
-#define GICD_ITARGETSR 0x800
-#define GICD_ICFGR 0xc00
-/* CPU interface (GICv2 spec 4.4). */
-#define GICC_CTLR 0x0000
-#define GICC_PMR 0x0004
-#define GICC_BPR 0x0008
-#define GICC_IAR 0x000c
-#define GICC_EOIR 0x0010
-/* Virtual interface control (GICv2 spec 5.3). */
-#define GICH_HCR 0x000
-#define GICH_VTR 0x004
-#define GICH_VMCR 0x008
-#define GICH_MISR 0x010
-#define GICH_EISR0 0x020
-#define GICH_EISR1 0x024
-#define GICH_APR 0x0f0
-#define GICH_LR0 0x100
+/* GICv2 GICH_LRn (IHI 0048B 5.3.9). */
+#define V2_LR_VID_MASK 0x3ffull
+#define V2_LR_EOI (1ull << 19)
+#define V2_LR_PRIO_SHIFT 23
+#define V2_LR_STATE_SHIFT 28
+#define V2_LR_GRP1 (1ull << 30)
+/* GICv3 ICH_LR<n>_EL2 (IHI 0069 12.4.6): vINTID 31:0, EOI 41 (HW = 0), Priority 55:48, Group 60, State 63:62. */
+#define V3_LR_VID_MASK 0xffffffffull
+#define V3_LR_EOI (1ull << 41)
+#define V3_LR_PRIO_SHIFT 48
+#define V3_LR_GRP1 (1ull << 60)
+#define V3_LR_STATE_SHIFT 62
+#define LR_STATE_PENDING 1ull
+#define LR_STATE_ACTIVE 2ull
 
-#define GIC_PRIO_DEFAULT 0xa0
-#define GIC_PMR_ALL 0xf0
+bool gic_v3;
+uintptr_t gic_gicd;
+unsigned gic_lrs;
+uint32_t gic_intids;
 
-static uintptr_t gicd, gicc, gich;
-uintptr_t gic_gich_base;
-static unsigned num_lrs;
-static uint32_t max_intid;
+void gic_reset_bank(uintptr_t base, uint32_t first_intid, uint32_t group)
+{
+    uint32_t off = first_intid / 8;
+    mmio_write32(base + GICD_ICENABLER + off, 0xffffffff);
+    mmio_write32(base + GICD_ICPENDR + off, 0xffffffff);
+    mmio_write32(base + GICD_ICACTIVER + off, 0xffffffff);
+    mmio_write32(base + GICD_IGROUPR + off, group);
+    for (uint32_t i = 0; i < 32; i += 4) {
+        mmio_write32(base + GICD_IPRIORITYR + first_intid + i, GIC_PRIO_DEFAULT * 0x01010101u);
+    }
+}
 
 void gic_init(void)
 {
-    gicd = platform.gicd_pa;
-    gicc = platform.gicc_pa;
-    gich = platform.gich_pa;
-    gic_gich_base = gich + GICH_HCR;
-    max_intid = 32 * ((mmio_read32(gicd + GICD_TYPER) & 0x1f) + 1);
-    if (max_intid > GIC_MAX_INTID) {
-        max_intid = GIC_MAX_INTID;
+    gic_v3 = platform.gic_version == 3;
+    gic_gicd = platform.gicd_pa;
+    gic_intids = 32 * ((mmio_read32(gic_gicd + GICD_TYPER) & 0x1f) + 1);
+    if (gic_intids > GIC_MAX_INTID) {
+        gic_intids = GIC_MAX_INTID;
     }
-    mmio_write32(gicd + GICD_CTLR, 0);
-    for (uint32_t i = 32; i < max_intid; i += 32) {
-        mmio_write32(gicd + GICD_ICENABLER + i / 8, 0xffffffff);
-        mmio_write32(gicd + GICD_ICPENDR + i / 8, 0xffffffff);
-        mmio_write32(gicd + GICD_ICACTIVER + i / 8, 0xffffffff);
-        mmio_write32(gicd + GICD_IGROUPR + i / 8, 0);
+    if (gic_v3) {
+        gic3_init();
+    } else {
+        gic2_init();
     }
-    for (uint32_t i = 32; i < max_intid; i += 16) {
-        mmio_write32(gicd + GICD_ICFGR + i / 4, 0); /* level-sensitive */
-    }
-    for (uint32_t i = 32; i < max_intid; i += 4) {
-        mmio_write32(gicd + GICD_IPRIORITYR + i, GIC_PRIO_DEFAULT * 0x01010101u);
-        mmio_write32(gicd + GICD_ITARGETSR + i, 0x01010101u); /* CPU interface 0 */
-    }
-    /* GICv2 spec 4.3.1: without Security Extensions bit 0 enables group 0, bit 1 group 1. */
-    mmio_write32(gicd + GICD_CTLR, 3);
-
-    uint32_t vtr = mmio_read32(gich + GICH_VTR);
-    num_lrs = (vtr & 0x3f) + 1; /* GICv2 spec 5.3.2: ListRegs = number of LRs - 1 */
-    if (num_lrs > GIC_MAX_LRS) {
-        num_lrs = GIC_MAX_LRS;
+    if (gic_lrs > GIC_MAX_LRS) {
+        gic_lrs = GIC_MAX_LRS;
     }
     gic_cpu_init();
 }
 
-/* Banked per-CPU state: SGIs/PPIs, CPU interface, GICH. */
 void gic_cpu_init(void)
 {
-    mmio_write32(gicd + GICD_ICENABLER, 0xffffffff);
-    mmio_write32(gicd + GICD_ICPENDR, 0xffffffff);
-    mmio_write32(gicd + GICD_ICACTIVER, 0xffffffff);
-    mmio_write32(gicd + GICD_IGROUPR, 0);
-    for (uint32_t i = 0; i < 32; i += 4) {
-        mmio_write32(gicd + GICD_IPRIORITYR + i, GIC_PRIO_DEFAULT * 0x01010101u);
-    }
-    mmio_write32(gicc + GICC_PMR, GIC_PMR_ALL);
-    mmio_write32(gicc + GICC_BPR, 0);
-    mmio_write32(gicc + GICC_CTLR, 3); /* EnableGrp0 | EnableGrp1, FIQEn = 0, EOImode 0 */
-    mmio_write32(gich + GICH_HCR, 0);
-    mmio_write32(gich + GICH_VMCR, 0);
-    mmio_write32(gich + GICH_APR, 0);
-    for (unsigned i = 0; i < num_lrs; i++) {
-        mmio_write32(gich + GICH_LR0 + 4 * i, 0);
+    if (gic_v3) {
+        gic3_cpu_init();
+    } else {
+        gic2_cpu_init();
     }
 }
 
 unsigned gic_num_lrs(void)
 {
-    return num_lrs;
+    return gic_lrs;
 }
 
 uint32_t gic_max_intid(void)
 {
-    return max_intid;
+    return gic_intids;
+}
+
+/* SGIs and PPIs: GICv2 banks them in the distributor, GICv3 has them in this CPU's redistributor SGI frame. */
+static uintptr_t enable_base(uint32_t intid)
+{
+    return gic_v3 && intid < 32 ? cpu_this()->gicr_sgi : gic_gicd;
 }
 
 void gic_irq_enable(uint32_t intid)
 {
-    mmio_write32(gicd + GICD_ISENABLER + 4 * (intid / 32), 1u << (intid % 32));
+    mmio_write32(enable_base(intid) + GICD_ISENABLER + 4 * (intid / 32), 1u << (intid % 32));
 }
 
 void gic_irq_disable(uint32_t intid)
 {
-    mmio_write32(gicd + GICD_ICENABLER + 4 * (intid / 32), 1u << (intid % 32));
+    mmio_write32(enable_base(intid) + GICD_ICENABLER + 4 * (intid / 32), 1u << (intid % 32));
 }
 
-/* GICv2 spec 4.3.13 GICD_ICFGRn: bit 2n+1 set = edge-triggered (SPIs only). */
+/* GICD_ICFGRn (IHI 0048B 4.3.13, IHI 0069 12.9.9): bit 2n+1 set = edge-triggered (SPIs only). */
 void gic_irq_configure(uint32_t intid, bool edge)
 {
-    uintptr_t reg = gicd + GICD_ICFGR + 4 * (intid / 16);
+    uintptr_t reg = gic_gicd + GICD_ICFGR + 4 * (intid / 16);
     uint32_t bit = 2u << (2 * (intid % 16));
     uint32_t v = mmio_read32(reg);
     mmio_write32(reg, edge ? (v | bit) : (v & ~bit));
@@ -133,52 +111,118 @@ void gic_irq_configure(uint32_t intid, bool edge)
 
 uint32_t gic_ack(void)
 {
-    return mmio_read32(gicc + GICC_IAR);
+    return gic_v3 ? gic3_ack() : gic2_ack();
 }
 
 void gic_eoi(uint32_t iar)
 {
-    mmio_write32(gicc + GICC_EOIR, iar);
+    if (gic_v3) {
+        gic3_eoi(iar);
+    } else {
+        gic2_eoi(iar);
+    }
 }
 
-uint32_t gich_read_misr(void)
+void gic_eoi_deactivate(uint32_t iar)
 {
-    return mmio_read32(gich + GICH_MISR);
+    if (gic_v3) {
+        gic3_eoi(iar);
+        gic3_deactivate_local(iar);
+    } else {
+        gic2_eoi(iar);
+    }
 }
 
-uint64_t gich_read_eisr(void)
+void gic_deactivate(uint32_t intid)
 {
-    uint64_t lo = mmio_read32(gich + GICH_EISR0);
-    uint64_t hi = num_lrs > 32 ? mmio_read32(gich + GICH_EISR1) : 0;
-    return lo | (hi << 32);
+    mmio_write32(gic_gicd + GICD_ICACTIVER + 4 * (intid / 32), 1u << (intid % 32));
 }
 
-uint32_t gich_read_lr(unsigned idx)
+void gic_send_sgi(unsigned cpu, uint32_t intid)
 {
-    return mmio_read32(gich + GICH_LR0 + 4 * idx);
+    /* The IPI must not overtake the stores it announces (the target reads them when it wakes). */
+    dsb(ish);
+    if (gic_v3) {
+        gic3_send_sgi(cpu, intid);
+    } else {
+        gic2_send_sgi(cpu, intid);
+    }
 }
 
-void gich_write_lr(unsigned idx, uint32_t v)
+uint64_t gic_lr_make(uint32_t virq, uint32_t prio, uint32_t group)
 {
-    mmio_write32(gich + GICH_LR0 + 4 * idx, v);
+    if (gic_v3) {
+        /* ABI 3.1: the raw 0..31 value goes into the 8-bit priority field. */
+        return (LR_STATE_PENDING << V3_LR_STATE_SHIFT) | (group ? V3_LR_GRP1 : 0) |
+               ((uint64_t)prio << V3_LR_PRIO_SHIFT) | V3_LR_EOI | (virq & V3_LR_VID_MASK);
+    }
+    return (LR_STATE_PENDING << V2_LR_STATE_SHIFT) | (group ? V2_LR_GRP1 : 0) | ((uint64_t)prio << V2_LR_PRIO_SHIFT) |
+           V2_LR_EOI | (virq & V2_LR_VID_MASK);
 }
 
-void gich_write_vmcr(uint32_t v)
+bool gic_lr_active(uint64_t lr)
 {
-    mmio_write32(gich + GICH_VMCR, v);
+    unsigned shift = gic_v3 ? V3_LR_STATE_SHIFT : V2_LR_STATE_SHIFT;
+    return ((lr >> shift) & 3) == LR_STATE_ACTIVE;
 }
 
-void gich_write_apr(uint32_t v)
+uint64_t gic_lr_clear_eoi(uint64_t lr)
 {
-    mmio_write32(gich + GICH_APR, v);
+    return lr & ~(gic_v3 ? V3_LR_EOI : V2_LR_EOI);
 }
 
-uint32_t gich_read_vmcr(void)
+bool gic_vif_eoi_pending(void)
 {
-    return mmio_read32(gich + GICH_VMCR);
+    return gic_v3 ? gic3_vif_eoi_pending() : gic2_vif_eoi_pending();
 }
 
-uint32_t gich_read_apr(void)
+uint64_t gic_vif_eisr(void)
 {
-    return mmio_read32(gich + GICH_APR);
+    return gic_v3 ? gic3_vif_eisr() : gic2_vif_eisr();
+}
+
+uint64_t gic_vif_read_lr(unsigned idx)
+{
+    return gic_v3 ? gic3_vif_read_lr(idx) : gic2_vif_read_lr(idx);
+}
+
+void gic_vif_write_lr(unsigned idx, uint64_t v)
+{
+    if (gic_v3) {
+        gic3_vif_write_lr(idx, v);
+    } else {
+        gic2_vif_write_lr(idx, v);
+    }
+}
+
+uint32_t gic_vif_read_vmcr(void)
+{
+    return gic_v3 ? gic3_vif_read_vmcr() : gic2_vif_read_vmcr();
+}
+
+void gic_vif_write_vmcr(uint32_t v)
+{
+    if (gic_v3) {
+        gic3_vif_write_vmcr(v);
+    } else {
+        gic2_vif_write_vmcr(v);
+    }
+}
+
+void gic_vif_read_apr(uint32_t apr[2])
+{
+    if (gic_v3) {
+        gic3_vif_read_apr(apr);
+    } else {
+        gic2_vif_read_apr(apr);
+    }
+}
+
+void gic_vif_write_apr(const uint32_t apr[2])
+{
+    if (gic_v3) {
+        gic3_vif_write_apr(apr);
+    } else {
+        gic2_vif_write_apr(apr);
+    }
 }

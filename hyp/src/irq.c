@@ -1,12 +1,16 @@
 /*
- * Physical interrupt dispatch, polled from the event loop with PSTATE.I
- * masked (HCR_EL2.IMO = 1 routes IRQs taken in the guest to EL2).
- *  - EL1 virtual timer PPI: ABI 3.6 (mask at the distributor, set the vCPU's
- *    masked flag, VPPIEvent; unmasked on the next entry after AckVPPI).
+ * Physical interrupt dispatch, polled with PSTATE.I masked (HCR_EL2.IMO = 1
+ * routes IRQs taken in the guest to EL2).
+ *  - hyp's kick SGI: nothing to do here; the CPU's loop looks again (smp.c).
+ *  - EL1 virtual timer PPI: ABI 3.6 (mask at this CPU's GIC, VPPIEvent on the
+ *    vCPU; its masked flag is set when the fault is queued; unmasked on the
+ *    next entry after AckVPPI).
  *  - GIC maintenance PPI: ABI 3.7 (MISR.EOI -> lowest EISR index, clear that
  *    LR's EOI bit, VGICMaintenance with the index or -1).
- *  - Device IRQs bound to a channel: mask + EOI, notification bit; unmasked
- *    by seL4_IRQHandler_Ack (ABI 1.3 microkit_irq_ack).
+ *  - Device IRQs bound to a channel: the notification bit; the interrupt stays
+ *    off until seL4_IRQHandler_Ack (ABI 1.3, 4.4): GICv2 masks it and EOIs
+ *    (drop + deactivate), GICv3 only drops its priority (EOImode 1) and
+ *    leaves it active until the ack deactivates it.
  *  - IRQs of virtio devices hyp drives (backend.c): mask + EOI, backend pending;
  *    unmasked by the backend's service pass once the device is acknowledged.
  */
@@ -21,6 +25,7 @@
 
 enum irq_owner_kind {
     IRQ_UNOWNED = 0,
+    IRQ_KICK,
     IRQ_VTIMER,
     IRQ_MAINTENANCE,
     IRQ_CHANNEL,
@@ -38,8 +43,15 @@ static struct irq_owner owners[GIC_MAX_INTID];
 
 void irq_init(void)
 {
+    owners[GIC_SGI_KICK].kind = IRQ_KICK;
     owners[platform.vtimer_irq].kind = IRQ_VTIMER;
     owners[platform.maint_irq].kind = IRQ_MAINTENANCE;
+    irq_cpu_init();
+}
+
+void irq_cpu_init(void)
+{
+    gic_irq_enable(GIC_SGI_KICK);
     gic_irq_enable(platform.vtimer_irq);
     gic_irq_enable(platform.maint_irq);
 }
@@ -64,68 +76,75 @@ void irq_bind_backend(uint32_t intid, unsigned index)
     gic_irq_enable(intid);
 }
 
-static void handle_vtimer(struct hyp_cpu *c, uint32_t intid)
+/*
+ * seL4 turns the PPI into a fault only while a vCPU is active on this core
+ * and masks it whenever the vCPU is switched out; here it stays masked until
+ * the vCPU's next entry, where it fires again (documented divergence).
+ */
+static void handle_vtimer(struct hyp_cpu *c, uint32_t intid, bool guest_exit)
 {
     struct vcpu *v = c->vcpu;
     gic_irq_disable(intid);
     c->vtimer_hw_masked = true;
-    /*
-     * seL4 turns the PPI into a fault only while a vCPU is active on this core
-     * and masks it whenever the vCPU is switched out. A vCPU that is not
-     * runnable gets the PPI unmasked at its next entry, when it re-fires.
-     */
-    if (v && v->state == VCPU_RUNNABLE) {
-        v->vtimer_masked = true;
+    if (guest_exit && !v->exit_label) {
         v->fault_mr[seL4_VPPIEvent_IRQ] = intid;
-        pd_queue_fault(v, seL4_Fault_VPPIEvent, seL4_VPPIEvent_Length);
+        v->exit_label = seL4_Fault_VPPIEvent;
+        v->exit_len = seL4_VPPIEvent_Length;
     }
 }
 
-static void handle_maintenance(struct hyp_cpu *c)
+static void handle_maintenance(struct hyp_cpu *c, bool guest_exit)
 {
     struct vcpu *v = c->vcpu;
-    if (v && v->state == VCPU_RUNNABLE) {
+    if (guest_exit && !v->exit_label) {
         seL4_Word idx = (seL4_Word)-1;
-        if (gich_read_misr() & GICH_MISR_EOI) {
-            uint64_t eisr = gich_read_eisr();
+        if (gic_vif_eoi_pending()) {
+            uint64_t eisr = gic_vif_eisr();
             if (eisr) {
                 unsigned i = (unsigned)__builtin_ctzll(eisr);
-                gich_write_lr(i, gich_read_lr(i) & ~GICH_LR_EOI);
+                gic_vif_write_lr(i, gic_lr_clear_eoi(gic_vif_read_lr(i)));
                 idx = i;
             }
         }
         v->fault_mr[seL4_VGICMaintenance_IDX] = idx;
-        pd_queue_fault(v, seL4_Fault_VGICMaintenance, seL4_VGICMaintenance_Length);
+        v->exit_label = seL4_Fault_VGICMaintenance;
+        v->exit_len = seL4_VGICMaintenance_Length;
     }
     /* Deassert until the guest runs again; more completed LRs then raise the next fault. */
-    gich_write_hcr(0);
+    gic_vif_enable(false);
 }
 
-void irq_poll(void)
+void irq_poll(struct hyp_cpu *c, bool guest_exit)
 {
-    struct hyp_cpu *c = cpu_this();
     for (;;) {
         uint32_t iar = gic_ack();
-        uint32_t intid = iar & 0x3ff;
+        /* GICv2 GICC_IAR: INTID 9:0 (the source CPU of an SGI in 12:10); GICv3 ICC_IAR1_EL1: INTID 23:0. */
+        uint32_t intid = iar & (gic_v3 ? 0xffffffu : 0x3ffu);
         if (intid >= GIC_MAX_INTID) {
-            return;
+            return; /* 1020..1023: special/spurious */
         }
         struct irq_owner *o = &owners[intid];
         switch (o->kind) {
+        case IRQ_KICK:
+            break;
         case IRQ_VTIMER:
-            handle_vtimer(c, intid);
+            handle_vtimer(c, intid, guest_exit);
             break;
         case IRQ_MAINTENANCE:
-            handle_maintenance(c);
+            handle_maintenance(c, guest_exit);
             break;
         case IRQ_CHANNEL:
+            c->irq_notify |= 1ull << o->ch;
+            if (gic_v3) {
+                gic_eoi(iar); /* priority drop; active until seL4_IRQHandler_Ack */
+                continue;
+            }
             gic_irq_disable(intid);
-            pd_signal(&hyp_pds[o->pd], o->ch);
             break;
         case IRQ_BACKEND:
             /* Masked until the backend's pass has acknowledged the device. */
             gic_irq_disable(intid);
-            backend_irq(o->pd);
+            c->irq_backends |= 1u << o->pd;
             break;
         default:
             gic_irq_disable(intid);
@@ -135,21 +154,37 @@ void irq_poll(void)
             }
             break;
         }
-        gic_eoi(iar);
+        gic_eoi_deactivate(iar);
     }
 }
 
-void irq_vcpu_entry(void)
+void irq_publish_pending(struct hyp_cpu *c)
 {
-    struct hyp_cpu *c = cpu_this();
-    if (c->vtimer_hw_masked && !c->vcpu->vtimer_masked) {
+    if (c->irq_notify) {
+        hyp_pds[0].notify_pending |= c->irq_notify;
+        c->irq_notify = 0;
+    }
+    while (c->irq_backends) {
+        unsigned i = (unsigned)__builtin_ctz(c->irq_backends);
+        c->irq_backends &= c->irq_backends - 1;
+        backend_irq(i);
+    }
+}
+
+void irq_vtimer_unmask(struct hyp_cpu *c)
+{
+    if (!c->vcpu->vtimer_masked) {
         c->vtimer_hw_masked = false;
         gic_irq_enable(platform.vtimer_irq);
     }
 }
 
-/* seL4_IRQHandler_Ack: re-enable a device IRQ (GICv2: unmask). */
+/* seL4_IRQHandler_Ack: re-enable a device IRQ (GICv2: unmask; GICv3: deactivate, and unmask the first time). */
 void irq_ack_channel(struct pd *pd, unsigned ch)
 {
-    gic_irq_enable(pd->irq_of_channel[ch]);
+    uint32_t intid = pd->irq_of_channel[ch];
+    gic_irq_enable(intid);
+    if (gic_v3) {
+        gic_deactivate(intid);
+    }
 }

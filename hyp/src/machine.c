@@ -13,12 +13,15 @@
 #define SEMIHOSTING_SYS_EXIT 0x18
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026
 
-static int panicking;
+static uint32_t panicking;
 
-/* A second panic (e.g. HLT faulting because QEMU runs without -semihosting) just stops the CPU. */
+/*
+ * A second panic (e.g. HLT faulting because QEMU runs without -semihosting,
+ * or another CPU panicking at the same time) just stops the CPU.
+ */
 static void panic_enter(void)
 {
-    if (panicking++) {
+    if (atomic_fetch_add32(&panicking, 1)) {
         for (;;) {
             __asm__ volatile("msr daifset, #0xf\n wfi");
         }

@@ -6,7 +6,7 @@
  *   0x40200000 .. _end        hyp + VMM image (text RX, rodata R, data/bss RW)
  *   2 MiB above _end .. RAM end  free RAM: regions with HYP_MR_ALLOCATE, 2 MiB aligned, zeroed
  * EL2 virtual address space (shared by hyp and the VMM, 39-bit VA):
- *   identity: DTB window, hyp image, GICD, GICC, GICH, PL011
+ *   identity: DTB window, hyp image, GICD, GICC and GICH (v2) or the redistributors (v3), PL011
  *   the VMM maps of the system description at their vaddrs (guest RAM is NOT identity mapped)
  *   0x7000000000 .. 0x8000000000 boot-time zeroing window
  */
@@ -21,6 +21,7 @@
 #include <hyp/pd.h>
 #include <hyp/platform.h>
 #include <hyp/setup.h>
+#include <hyp/smp.h>
 #include <hyp/vcpu.h>
 
 _Static_assert(offsetof(struct hyp_cpu, hyp_sp) == CPU_HYP_SP, "cpu layout");
@@ -37,8 +38,8 @@ extern uintptr_t __stack_chk_guard;
 extern void (*__init_array_start[])(void);
 extern void (*__init_array_end[])(void);
 
-/* Static EL2 configuration for running guests (ABI 4.1, DESIGN 3). */
-static void el2_setup(void)
+/* Static EL2 configuration for running guests (ABI 4.1, DESIGN 3), on each CPU. */
+void el2_cpu_setup(void)
 {
     sysreg_write(hcr_el2, HCR_GUEST);
     sysreg_write(cnthctl_el2, CNTHCTL_EL1PCTEN | CNTHCTL_EL1PCEN);
@@ -55,6 +56,7 @@ void hyp_main(void)
     struct hyp_cpu *c = &hyp_cpus[0];
     /* Lazy FP: until the first guest entry the (all-zero) save area is the guest's FP state. */
     c->id = 0;
+    c->mpidr = sysreg_read(mpidr_el1) & 0xff00ffffffull;
     c->fp = &hyp_vcpus[0].fp;
     c->fp_saved = 1;
     sysreg_write(cptr_el2, CPTR_EL2_RES1);
@@ -66,21 +68,21 @@ void hyp_main(void)
     platform_init((uintptr_t)_start - 0x200000);
     uart_init(platform.uart_pa);
     hyp_log_parse_bootargs(platform.bootargs);
-    LOG_INFO("hyp on QEMU virt: RAM 0x%lx+0x%lx, GICv%u D 0x%lx C 0x%lx H 0x%lx V 0x%lx, maint %u vtimer %u",
+    LOG_INFO("hyp on QEMU virt: RAM 0x%lx+0x%lx, GICv%u D 0x%lx C 0x%lx H 0x%lx V 0x%lx R 0x%lx, maint %u vtimer %u",
              platform.ram_base, platform.ram_size, platform.gic_version, platform.gicd_pa, platform.gicc_pa,
-             platform.gich_pa, platform.gicv_pa, platform.maint_irq, platform.vtimer_irq);
+             platform.gich_pa, platform.gicv_pa, platform.gicr_pa, platform.maint_irq, platform.vtimer_irq);
     LOG_INFO("PL011 0x%lx irq %u, %u CPU(s), bootargs \"%s\"", platform.uart_pa, platform.uart_irq, platform.num_cpus,
              platform.bootargs);
 
     gic_init();
     irq_init();
-    el2_setup();
+    el2_cpu_setup();
     system_setup();
     LOG_INFO("%u list registers; image 0x%lx-0x%lx", gic_num_lrs(), (uint64_t)(uintptr_t)_start,
              (uint64_t)(uintptr_t)_end);
-    if (hyp_num_vcpus) {
-        vcpu_load(&hyp_vcpus[0]);
-    }
+    /* One CPU per vCPU (DESIGN 3); they idle until the VMM makes their vCPU runnable. */
+    c->online = 1;
+    smp_boot_secondaries(hyp_num_vcpus);
     /* libmicrokit: C constructors run before init(). */
     for (void (**ctor)(void) = __init_array_start; ctor < __init_array_end; ctor++) {
         (*ctor)();

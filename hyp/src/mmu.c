@@ -52,7 +52,7 @@ static uint64_t tcr_value(void)
 static void tlb_flush_all(void)
 {
     dsb(ishst);
-    __asm__ volatile("tlbi alle2" ::: "memory");
+    __asm__ volatile("tlbi alle2is" ::: "memory"); /* every CPU shares these tables */
     dsb(ish);
     isb();
 }
@@ -171,6 +171,14 @@ void mmu_unmap(uint64_t va, uint64_t size)
         size -= 0x1000;
     }
     tlb_flush_all();
+}
+
+void mmu_secondary_regs(uint64_t *mair, uint64_t *tcr, uint64_t *ttbr0, uint64_t *sctlr)
+{
+    *mair = MAIR_VALUE;
+    *tcr = tcr_value();
+    *ttbr0 = (uint64_t)(uintptr_t)root_l1;
+    *sctlr = sysreg_read(sctlr_el2);
 }
 
 void mmu_activate(void)

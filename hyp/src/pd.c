@@ -1,13 +1,22 @@
 /*
- * The Microkit event loop (ABI 1.2) for a PD running at EL2 inside hyp.
- * Receive priority as seL4's receiveIPC: the bound notification first (one
- * notified() per set bit, lowest first, in one batch), then queued faults in
- * FIFO order; the guest runs only when the PD has nothing to receive.
- * hyp's device backends (backend.c) run before all of that, like a
- * higher-priority PD: a notification to a backend is served after the entry
- * point that sent it returns, and before the guest resumes.
- * Entry points never nest. A deferred notify/IRQ ack is performed after the
- * entry point (batch) returns and before the reply, as libmicrokit does.
+ * The Microkit event loop (ABI 1.2) for a PD running at EL2 inside hyp, on
+ * every CPU. Receive priority as seL4's receiveIPC: the bound notification
+ * first (one notified() per set bit, lowest first, in one batch), then
+ * queued faults in FIFO order. hyp's device backends (backend.c) run before
+ * all of that, like a higher-priority PD: a notification to a backend is
+ * served after the entry point that sent it returns.
+ *
+ * Where the VMM runs (DESIGN 3; a Microkit PD is single-threaded): faults
+ * from all vCPUs go into the PD's one FIFO queue under the kernel lock, and
+ * one CPU at a time owns the PD (pd->owner) and runs its entry points, so
+ * they never nest and see every fault once, in order. A fault is delivered
+ * on the CPU of the vCPU that raised it (that CPU has nothing else to do
+ * while its vCPU waits, and the VMM's operations on the faulting vCPU stay
+ * local); notifications and backend passes on whichever CPU owns the PD.
+ * When the head of the queue belongs to another CPU, the owner hands the PD
+ * over and kicks that CPU. A CPU with nothing to do sleeps in WFI.
+ * A deferred notify/IRQ ack is performed after the entry point (batch)
+ * returns and before the reply, as libmicrokit does.
  */
 #include <string.h>
 #include <hyp/arch.h>
@@ -16,6 +25,7 @@
 #include <hyp/irq.h>
 #include <hyp/log.h>
 #include <hyp/pd.h>
+#include <hyp/smp.h>
 #include <hyp/trap.h>
 #include <hyp/vcpu.h>
 
@@ -88,6 +98,7 @@ static void flush_deferred(struct pd *pd)
     }
 }
 
+/* Kernel lock held on entry and on return; dropped while the entry point runs. */
 static void deliver_notifications(struct pd *pd)
 {
     uint64_t word = pd->notify_pending;
@@ -95,6 +106,7 @@ static void deliver_notifications(struct pd *pd)
     if (!pd->desc->notified) {
         hyp_panic("PD '%s' has no notified() entry point", pd->desc->name);
     }
+    kernel_unlock();
     enter(pd);
     for (microkit_channel ch = 0; word; ch++, word >>= 1) {
         if (word & 1) {
@@ -103,8 +115,10 @@ static void deliver_notifications(struct pd *pd)
     }
     pd->in_entry = false;
     flush_deferred(pd);
+    kernel_lock();
 }
 
+/* Kernel lock held on entry and on return; the head of the queue is a vCPU of this CPU. */
 static void deliver_fault(struct pd *pd)
 {
     struct vcpu *v = pd->fault_head;
@@ -124,10 +138,13 @@ static void deliver_fault(struct pd *pd)
         hyp_panic("PD '%s' has no fault() entry point (vCPU %u fault label %lu)", pd->desc->name, v->id,
                   v->fault_label);
     }
+    kernel_unlock();
     enter(pd);
     seL4_Bool do_reply = pd->desc->fault(v->id, tag, &reply);
     pd->in_entry = false;
     flush_deferred(pd);
+    kernel_lock();
+    /* v belongs to this CPU (pd_drain), so a restarted v needs no kick. */
     /* A Suspend or restart during fault() unlinked the reply: replying is a silent no-op (ABI 2.5). */
     if (v->state != VCPU_BLOCKED_ON_REPLY) {
         return;
@@ -141,11 +158,71 @@ static void deliver_fault(struct pd *pd)
     v->fault_label = seL4_Fault_NullFault;
 }
 
+/* Kernel lock held: may CPU `c` take the PD now? (A fault waits for its own vCPU's CPU.) */
+static bool pd_has_work_for(const struct pd *pd, const struct hyp_cpu *c)
+{
+    if (pd->owner >= 0) {
+        return false;
+    }
+    return backend_pending_mask || pd->notify_pending || (pd->fault_head && pd->fault_head->cpu == c->id);
+}
+
+/* Kernel lock held, the PD owned by this CPU: run everything it may run here, then let go of the PD. */
+static void pd_drain(struct pd *pd, struct hyp_cpu *c)
+{
+    for (;;) {
+        if (backend_pending_mask) {
+            kernel_unlock();
+            backend_service();
+            kernel_lock();
+        } else if (pd->notify_pending) {
+            deliver_notifications(pd);
+        } else if (pd->fault_head && pd->fault_head->cpu == c->id) {
+            deliver_fault(pd);
+        } else {
+            break;
+        }
+    }
+    pd->owner = -1;
+    if (pd->fault_head) {
+        smp_kick(pd->fault_head->cpu);
+    }
+}
+
+void pd_cpu_loop(void)
+{
+    struct hyp_cpu *c = cpu_this();
+    struct pd *pd = c->pd;
+    kernel_lock();
+    if (pd->owner == (int)c->id) {
+        pd_drain(pd, c);
+    }
+    for (;;) {
+        irq_publish(c);
+        if (pd_has_work_for(pd, c)) {
+            pd->owner = (int)c->id;
+            pd_drain(pd, c);
+        } else if (c->vcpu && c->vcpu->state == VCPU_RUNNABLE) {
+            vcpu_run(c, c->vcpu);
+        } else {
+            /* Idle: a pending IRQ (a kick, too) wakes WFI even with PSTATE.I masked (Arm ARM D1.16.2). */
+            kernel_unlock();
+            c->idles++;
+            dsb(sy);
+            wfi();
+            irq_poll(c, false);
+            smp_service(c);
+            kernel_lock();
+        }
+    }
+}
+
 void pd_run(struct pd *pd)
 {
     struct hyp_cpu *c = cpu_this();
     __sel4_ipc_buffer = &pd->ipc;
     c->pd = pd;
+    /* pd->owner is this CPU from creation (system.c): secondary CPUs wait until init() has returned. */
     if (pd->desc->init) {
         enter(pd);
         pd->desc->init();
@@ -159,21 +236,5 @@ void pd_run(struct pd *pd)
     }
     flush_deferred(pd);
     LOG_INFO("PD '%s' initialised, entering the event loop", pd->desc->name);
-    for (;;) {
-        if (backend_pending_mask) {
-            backend_service();
-        } else if (pd->notify_pending) {
-            deliver_notifications(pd);
-        } else if (pd->fault_head) {
-            deliver_fault(pd);
-        } else if (c->vcpu && c->vcpu->state == VCPU_RUNNABLE) {
-            vcpu_run(c->vcpu);
-        } else {
-            /* Idle: a pending IRQ wakes WFI even with PSTATE.I masked (Arm ARM D1.6.2). */
-            c->idles++;
-            dsb(sy);
-            wfi();
-            irq_poll();
-        }
-    }
+    pd_cpu_loop();
 }

@@ -110,8 +110,10 @@ static void evaluate(struct node *stack, int depth)
         reg_entry(parent, n, 3, &platform.gicv_pa, &platform.gicv_size);
         platform.maint_irq = gic_intid(n, 0);
     } else if (prop_has_string(&n->compatible, "arm,gic-v3")) {
+        /* GIC binding: reg = GICD, then the redistributor region(s); QEMU virt has one below 123 CPUs. */
         platform.gic_version = 3;
         reg_entry(parent, n, 0, &platform.gicd_pa, &platform.gicd_size);
+        reg_entry(parent, n, 1, &platform.gicr_pa, &platform.gicr_size);
         platform.maint_irq = gic_intid(n, 0);
     } else if (prop_has_string(&n->compatible, "arm,armv8-timer") ||
                prop_has_string(&n->compatible, "arm,armv7-timer")) {
@@ -259,11 +261,15 @@ void platform_init(uint64_t dtb_pa)
     if (platform.ram_size == 0) {
         hyp_panic("device tree has no /memory node");
     }
-    if (platform.gic_version != 2) {
-        hyp_panic("GICv%u is not supported by this hyp (run QEMU with gic-version=2)", platform.gic_version);
+    if (platform.gic_version != 2 && platform.gic_version != 3) {
+        hyp_panic("device tree has no GICv2 or GICv3 (run QEMU with -M virt,gic-version=2 or 3)");
     }
-    if (!platform.gich_pa || !platform.gicv_pa || !platform.maint_irq) {
+    if (!platform.gicd_pa || !platform.maint_irq ||
+        (platform.gic_version == 2 && (!platform.gicc_pa || !platform.gich_pa || !platform.gicv_pa))) {
         hyp_panic("GIC has no virtualization extensions (run QEMU with -M virt,virtualization=on)");
+    }
+    if (platform.gic_version == 3 && !platform.gicr_size) {
+        hyp_panic("GICv3 without a redistributor region in the device tree");
     }
     if (!platform.uart_pa || !platform.vtimer_irq) {
         hyp_panic("device tree lacks a PL011 or an architected timer");

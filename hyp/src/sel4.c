@@ -4,6 +4,13 @@
  * error, as with libsel4's stubs, the kernel's error details land in the
  * IPC buffer: RangeError leaves the minimum in MR0 and the maximum in MR1.
  * Capabilities are the Microkit CSpace slots of ABI 1.1.
+ *
+ * Each operation runs under the kernel lock, like a system call under
+ * seL4's big kernel lock, and works on a vCPU of any CPU: a vCPU running on
+ * another CPU is kicked out of its guest before its TCB registers are
+ * touched and stays out until the operation ends; its VCPU registers are
+ * moved into memory by its own CPU first (smp.h); Suspend returns only once
+ * the vCPU has stopped running.
  */
 #include <hyp/arch.h>
 #include <hyp/backend.h>
@@ -13,6 +20,7 @@
 #include <hyp/log.h>
 #include <hyp/pd.h>
 #include <hyp/platform.h>
+#include <hyp/smp.h>
 #include <hyp/vcpu.h>
 
 #define VPPI_VTIMER 27
@@ -40,15 +48,20 @@ static void vcpu_restart(struct vcpu *v)
     if (v->state != VCPU_RUNNABLE) {
         pd_cancel_fault(v);
         v->state = VCPU_RUNNABLE;
+        v->epoch++;
+        smp_kick(v->cpu);
     }
 }
 
-/* seL4 suspend(): cancel the pending fault (queued or awaiting reply), state Inactive. */
+/* seL4 suspend(): cancel the pending fault (queued or awaiting reply), state Inactive, not running on return. */
 static void vcpu_suspend(struct vcpu *v)
 {
-    LOG_DEBUG("vCPU %u: suspend at pc 0x%lx (state %d)", v->id, v->frame.pc, (int)v->state);
+    int was = (int)v->state;
     pd_cancel_fault(v);
     v->state = VCPU_INACTIVE;
+    v->epoch++;
+    smp_stall(v);
+    LOG_DEBUG("vCPU %u: suspend at pc 0x%lx (state %d)", v->id, v->frame.pc, was);
 }
 
 seL4_Error seL4_TCB_ReadRegisters(seL4_TCB tcb, seL4_Bool suspend_source, seL4_Uint8 arch_flags, seL4_Word count,
@@ -62,13 +75,16 @@ seL4_Error seL4_TCB_ReadRegisters(seL4_TCB tcb, seL4_Bool suspend_source, seL4_U
     if (count < 1 || count > SEL4_USER_CONTEXT_SIZE) {
         return range_error(1, SEL4_USER_CONTEXT_SIZE);
     }
+    kernel_lock();
     if (suspend_source) {
         vcpu_suspend(v);
     }
+    vcpu_frame_sync(v);
     seL4_Word *out = (seL4_Word *)regs;
     for (seL4_Word i = 0; i < count; i++) {
         out[i] = vcpu_read_context(v, (unsigned)i);
     }
+    kernel_unlock();
     return seL4_NoError;
 }
 
@@ -84,6 +100,8 @@ seL4_Error seL4_TCB_WriteRegisters(seL4_TCB tcb, seL4_Bool resume_target, seL4_U
         count = SEL4_USER_CONTEXT_SIZE;
     }
     const seL4_Word *in = (const seL4_Word *)regs;
+    kernel_lock();
+    vcpu_frame_sync(v);
     for (seL4_Word i = 0; i < count; i++) {
         vcpu_write_context(v, (unsigned)i, in[i]);
     }
@@ -91,6 +109,7 @@ seL4_Error seL4_TCB_WriteRegisters(seL4_TCB tcb, seL4_Bool resume_target, seL4_U
     if (resume_target) {
         vcpu_restart(v);
     }
+    kernel_unlock();
     return seL4_NoError;
 }
 
@@ -100,7 +119,9 @@ seL4_Error seL4_TCB_Suspend(seL4_TCB tcb)
     if (!v) {
         return seL4_InvalidCapability;
     }
+    kernel_lock();
     vcpu_suspend(v);
+    kernel_unlock();
     return seL4_NoError;
 }
 
@@ -110,7 +131,9 @@ seL4_Error seL4_TCB_Resume(seL4_TCB tcb)
     if (!v) {
         return seL4_InvalidCapability;
     }
+    kernel_lock();
     vcpu_restart(v);
+    kernel_unlock();
     return seL4_NoError;
 }
 
@@ -135,17 +158,14 @@ seL4_Error seL4_ARM_VCPU_InjectIRQ(seL4_ARM_VCPU vcpu, seL4_Uint16 virq, seL4_Ui
     if (index >= nlr) {
         return range_error(0, nlr - 1);
     }
-    /* Stricter than seL4's possibly stale copy: the true LR state (ABI 5B.7). */
-    if ((vcpu_read_lr(v, index) & GICH_LR_STATE_MASK) == GICH_LR_STATE_ACTIVE) {
-        return seL4_DeleteFirst;
+    kernel_lock();
+    /* The true LR state when v is loaded here (stricter than seL4), else seL4's saved copy (ABI 3.1). */
+    bool busy = gic_lr_active(vcpu_read_lr(v, index));
+    if (!busy) {
+        vcpu_write_lr(v, index, gic_lr_make(virq, priority, group));
     }
-    uint32_t lr = GICH_LR_STATE_PENDING | ((uint32_t)priority << GICH_LR_PRIO_SHIFT) | GICH_LR_EOI |
-                  ((uint32_t)virq & GICH_LR_VID_MASK);
-    if (group) {
-        lr |= GICH_LR_GRP1;
-    }
-    vcpu_write_lr(v, index, lr);
-    return seL4_NoError;
+    kernel_unlock();
+    return busy ? seL4_DeleteFirst : seL4_NoError;
 }
 
 seL4_Error seL4_ARM_VCPU_AckVPPI(seL4_ARM_VCPU vcpu, seL4_Word irq)
@@ -160,7 +180,12 @@ seL4_Error seL4_ARM_VCPU_AckVPPI(seL4_ARM_VCPU vcpu, seL4_Word irq)
     if (irq != VPPI_VTIMER) {
         return seL4_InvalidArgument;
     }
+    kernel_lock();
     v->vtimer_masked = false; /* the PPI is unmasked at the vCPU's next entry (ABI 3.6) */
+    if (__atomic_load_n(&hyp_cpus[v->cpu].in_guest, __ATOMIC_ACQUIRE)) {
+        smp_kick(v->cpu); /* a guest idling in WFI would otherwise wait for its timer forever */
+    }
+    kernel_unlock();
     return seL4_NoError;
 }
 
@@ -173,7 +198,9 @@ seL4_ARM_VCPU_ReadRegs_t seL4_ARM_VCPU_ReadRegs(seL4_ARM_VCPU vcpu, seL4_Word fi
     } else if (field >= seL4_VCPUReg_Num) {
         ret.error = seL4_InvalidArgument;
     } else {
+        kernel_lock();
         ret.value = vcpu_read_sysreg(v, (unsigned)field);
+        kernel_unlock();
     }
     return ret;
 }
@@ -187,7 +214,9 @@ seL4_Error seL4_ARM_VCPU_WriteRegs(seL4_ARM_VCPU vcpu, seL4_Word field, seL4_Wor
     if (field >= seL4_VCPUReg_Num) {
         return seL4_InvalidArgument;
     }
+    kernel_lock();
     vcpu_write_sysreg(v, (unsigned)field, value);
+    kernel_unlock();
     return seL4_NoError;
 }
 
@@ -210,11 +239,13 @@ void seL4_Signal(seL4_CPtr cap)
         /* seL4 would raise a CapFault on the PD, which Microkit's monitor reports as a crash. */
         hyp_panic("PD '%s': seL4_Signal on empty capability slot %lu", pd->desc->name, cap);
     }
+    kernel_lock();
     if (pd->backend_mask & (1ull << ch)) {
         backend_signal(pd->peer[ch].pd);
-        return;
+    } else {
+        pd_signal(&hyp_pds[pd->peer[ch].pd], pd->peer[ch].id);
     }
-    pd_signal(&hyp_pds[pd->peer[ch].pd], pd->peer[ch].id);
+    kernel_unlock();
 }
 
 void seL4_DebugPutChar(char c)

@@ -94,11 +94,16 @@ void stage2_map(uint64_t ipa, uint64_t pa, uint64_t size, unsigned perms, bool c
     dsb(ishst);
 }
 
-void stage2_activate(void)
+void stage2_cpu_init(void)
 {
     sysreg_write(vtcr_el2, VTCR_VALUE);
     sysreg_write(vttbr_el2, ((uint64_t)STAGE2_VMID << 48) | (uint64_t)(uintptr_t)s2_root);
     isb();
+}
+
+void stage2_activate(void)
+{
+    stage2_cpu_init();
     dsb(ishst);
     __asm__ volatile("tlbi vmalls12e1is" ::: "memory");
     dsb(ish);

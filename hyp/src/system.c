@@ -90,6 +90,7 @@ static unsigned reserved_ranges(struct range *r)
     r[n++] = (struct range){platform.gicd_pa, platform.gicd_size, "GICD"};
     r[n++] = (struct range){platform.gicc_pa, platform.gicc_size, "GICC"};
     r[n++] = (struct range){platform.gich_pa, platform.gich_size, "GICH"};
+    r[n++] = (struct range){platform.gicr_pa, platform.gicr_size, "GICR"};
     r[n++] = (struct range){platform.uart_pa & ~(SZ_4K - 1), SZ_4K, "UART"};
     r[n++] = (struct range){ZERO_WINDOW_VA, MMU_VA_LIMIT - ZERO_WINDOW_VA, "hyp's zeroing window"};
     if (hyp_system.num_backends) {
@@ -127,12 +128,14 @@ static void validate_regions(void)
             }
             if (overlaps(r->phys_addr, r->size, platform.gicd_pa, platform.gicd_size) ||
                 overlaps(r->phys_addr, r->size, platform.gicc_pa, platform.gicc_size) ||
-                overlaps(r->phys_addr, r->size, platform.gich_pa, platform.gich_size)) {
+                overlaps(r->phys_addr, r->size, platform.gich_pa, platform.gich_size) ||
+                overlaps(r->phys_addr, r->size, platform.gicr_pa, platform.gicr_size)) {
                 hyp_panic("system description: region '%s' at 0x%lx covers the GIC that hyp owns", name, r->phys_addr);
             }
             break;
         case HYP_MR_PLATFORM_GICV:
-            if (r->size > platform.gicv_size) {
+            /* GICv3 has no GICV: its VM maps are skipped (setup_vm), a VMM map is refused. */
+            if (platform.gicv_pa && r->size > platform.gicv_size) {
                 hyp_panic("system description: region '%s' (0x%lx bytes) is larger than GICV (0x%lx)", name, r->size,
                           platform.gicv_size);
             }
@@ -191,13 +194,17 @@ static void validate_vmm_maps(const struct hyp_pd *pd)
     if ((pd->num_maps && !pd->maps) || (pd->num_irqs && !pd->irqs)) {
         hyp_panic("system description: PD '%s' has a NULL maps or irqs array with a non-zero count", pd->name);
     }
-    struct range reserved[10];
+    struct range reserved[12];
     unsigned nres = reserved_ranges(reserved);
     for (size_t i = 0; i < pd->num_maps; i++) {
         const struct hyp_vmm_map *m = &pd->maps[i];
         region_index(m->mr, "a VMM map");
         uint64_t size = m->mr->size;
         check_perms(m->perms, m->mr->name);
+        if (m->mr->source == HYP_MR_PLATFORM_GICV && !platform.gicv_pa) {
+            hyp_panic("system description: VMM map of '%s': this GICv%u has no GICV", m->mr->name,
+                      platform.gic_version);
+        }
         if ((m->vaddr & (SZ_4K - 1)) || m->vaddr + size > MMU_VA_LIMIT || m->vaddr + size < m->vaddr) {
             hyp_panic("system description: VMM map of '%s' at 0x%lx is unaligned or beyond the 2^%d VA limit",
                       m->mr->name, m->vaddr, MMU_VA_BITS);
@@ -225,9 +232,10 @@ static void validate_vm(const struct hyp_vm *vm)
     if (!vm->name || vm->num_vcpus == 0 || vm->num_vcpus > HYP_MAX_VCPUS || (vm->num_maps && !vm->maps)) {
         hyp_panic("system description: VM needs a name, 1..%d vCPUs and a maps array", HYP_MAX_VCPUS);
     }
-    if (vm->num_vcpus > platform.num_cpus || vm->num_vcpus > 1) {
-        hyp_panic("system description: VM '%s' has %u vCPUs; this hyp runs one vCPU on one physical CPU", vm->name,
-                  vm->num_vcpus);
+    if (vm->num_vcpus > platform.num_cpus || vm->num_vcpus > HYP_MAX_CPUS) {
+        hyp_panic("system description: VM '%s' has %u vCPUs but the machine has %u CPUs (one per vCPU; run QEMU "
+                  "with -smp %u)",
+                  vm->name, vm->num_vcpus, platform.num_cpus, vm->num_vcpus);
     }
     for (size_t i = 0; i < vm->num_maps; i++) {
         const struct hyp_vm_map *m = &vm->maps[i];
@@ -302,8 +310,15 @@ static void map_regions(const struct hyp_pd *desc)
     }
     mmu_map(rw, rw, (uintptr_t)_end - rw, HYP_PERM_RW, MMU_NORMAL);
     mmu_map(platform.gicd_pa, platform.gicd_pa, platform.gicd_size, HYP_PERM_RW, MMU_DEVICE);
-    mmu_map(platform.gicc_pa, platform.gicc_pa, platform.gicc_size, HYP_PERM_RW, MMU_DEVICE);
-    mmu_map(platform.gich_pa, platform.gich_pa, platform.gich_size, HYP_PERM_RW, MMU_DEVICE);
+    if (platform.gic_version == 2) {
+        mmu_map(platform.gicc_pa, platform.gicc_pa, platform.gicc_size, HYP_PERM_RW, MMU_DEVICE);
+        mmu_map(platform.gich_pa, platform.gich_pa, platform.gich_size, HYP_PERM_RW, MMU_DEVICE);
+    } else {
+        /* The redistributors of the CPUs there are (256 KiB each at most: RD, SGI and two VLPI frames). */
+        uint64_t size = (uint64_t)platform.num_cpus * 0x40000;
+        mmu_map(platform.gicr_pa, platform.gicr_pa, size < platform.gicr_size ? size : platform.gicr_size, HYP_PERM_RW,
+                MMU_DEVICE);
+    }
     mmu_map(platform.uart_pa & ~(SZ_4K - 1), platform.uart_pa & ~(SZ_4K - 1), SZ_4K, HYP_PERM_RW, MMU_DEVICE);
     for (size_t i = 0; i < desc->num_maps; i++) {
         const struct hyp_vmm_map *m = &desc->maps[i];
@@ -335,14 +350,22 @@ static void setup_vm(struct pd *pd, const struct hyp_vm *vm)
     for (size_t i = 0; i < vm->num_maps; i++) {
         const struct hyp_vm_map *m = &vm->maps[i];
         unsigned ri = region_index(m->mr, "a VM map");
+        if (m->mr->source == HYP_MR_PLATFORM_GICV && !platform.gicv_pa) {
+            /* GICv3: the guest uses the system-register CPU interface; there is no GICV to map. */
+            LOG_INFO("VM map  %-16s skipped: GICv%u has no GICV", m->mr->name, platform.gic_version);
+            continue;
+        }
         stage2_map(m->guest_addr, region_pa[ri], m->mr->size, m->perms, m->cached);
         LOG_INFO("VM map  %-16s at IPA 0x%lx", m->mr->name, m->guest_addr);
     }
     stage2_activate();
+    /* vCPU i on CPU i (DESIGN 3: static partitioning). */
     for (unsigned id = 0; id < vm->num_vcpus; id++) {
         struct vcpu *v = &hyp_vcpus[hyp_num_vcpus++];
         vcpu_init(v, id, pd);
         pd->vcpus[id] = v;
+        hyp_cpus[id].vcpu = v;
+        hyp_cpus[id].fp = &v->fp;
     }
     pd->num_vcpus = vm->num_vcpus;
 }
@@ -366,6 +389,7 @@ void system_setup(void)
     struct pd *pd = &hyp_pds[hyp_num_pds++];
     pd->desc = desc;
     pd->index = 0;
+    pd->owner = 0; /* the boot CPU, which runs init() (pd_run) */
     setup_channels(pd, desc);
     map_regions(desc);
     if (desc->vm) {

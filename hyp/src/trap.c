@@ -9,9 +9,15 @@
  */
 #include <hyp/arch.h>
 #include <hyp/log.h>
-#include <hyp/pd.h>
 #include <hyp/trap.h>
 #include <hyp/vcpu.h>
+
+/* The exit's fault, queued by vcpu_run() under the kernel lock unless the vCPU was stopped meanwhile. */
+static void raise_fault(struct vcpu *v, seL4_Word label, seL4_Word len)
+{
+    v->exit_label = label;
+    v->exit_len = len;
+}
 
 /* The IPA of a stage-2 abort (ABI 2.2): HPFAR_EL2.FIPA (IPA[47:12] in bits 43:4) with FAR's page offset. */
 static uint64_t abort_ipa(struct vcpu_frame *f, uint32_t esr)
@@ -42,7 +48,7 @@ static void fault_vm(struct vcpu *v, uint32_t esr, bool prefetch)
     mr[seL4_VMFault_Addr] = abort_ipa(&v->frame, esr);
     mr[seL4_VMFault_PrefetchFault] = prefetch;
     mr[seL4_VMFault_FSR] = esr;
-    pd_queue_fault(v, seL4_Fault_VMFault, seL4_VMFault_Length);
+    raise_fault(v, seL4_Fault_VMFault, seL4_VMFault_Length);
 }
 
 static void fault_unknown_syscall(struct vcpu *v)
@@ -64,7 +70,7 @@ static void fault_unknown_syscall(struct vcpu *v)
     mr[seL4_UnknownSyscall_LR] = next_pc;
     mr[seL4_UnknownSyscall_SPSR] = f->spsr;
     mr[seL4_UnknownSyscall_Syscall] = f->x[7];
-    pd_queue_fault(v, seL4_Fault_UnknownSyscall, seL4_UnknownSyscall_Length);
+    raise_fault(v, seL4_Fault_UnknownSyscall, seL4_UnknownSyscall_Length);
 }
 
 static void fault_user_exception(struct vcpu *v, uint32_t esr)
@@ -75,7 +81,7 @@ static void fault_user_exception(struct vcpu *v, uint32_t esr)
     mr[seL4_UserException_SPSR] = v->frame.spsr;
     mr[seL4_UserException_Number] = esr;
     mr[seL4_UserException_Code] = 0;
-    pd_queue_fault(v, seL4_Fault_UserException, seL4_UserException_Length);
+    raise_fault(v, seL4_Fault_UserException, seL4_UserException_Length);
 }
 
 void trap_handle_sync(struct vcpu *v)
@@ -97,7 +103,7 @@ void trap_handle_sync(struct vcpu *v)
     default:
         /* SMC (trapped by HCR_EL2.TSC; ELR = the SMC), trapped sysregs, WFx, anything else. */
         v->fault_mr[seL4_VCPUFault_HSR] = esr;
-        pd_queue_fault(v, seL4_Fault_VCPUFault, seL4_VCPUFault_Length);
+        raise_fault(v, seL4_Fault_VCPUFault, seL4_VCPUFault_Length);
         break;
     }
 }

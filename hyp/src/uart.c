@@ -8,6 +8,7 @@
 #include <string.h>
 #include <hyp/arch.h>
 #include <hyp/log.h>
+#include <hyp/smp.h>
 
 #define UART_DR 0x000
 #define UART_FR 0x018
@@ -169,11 +170,15 @@ void hyp_log(enum hyp_log_level level, const char *fmt, ...)
     if (level > hyp_log_level) {
         return;
     }
+    /* One line at a time across CPUs (panics print without it: they may interrupt a holder). */
+    static struct spinlock line_lock;
     va_list ap;
     va_start(ap, fmt);
+    spin_lock(&line_lock);
     uart_puts("hyp| ");
     hyp_vprintf(fmt, ap);
     uart_putc('\n');
+    spin_unlock(&line_lock);
     va_end(ap);
 }
 

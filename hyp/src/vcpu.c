@@ -1,9 +1,12 @@
 /*
  * vCPU state: the TCB registers of ABI 3.4, the VCPU object registers of
  * ABI 3.3 and the run path. EL1 system registers and TPIDR(RO)_EL0 are live
- * in the hardware while the vCPU is loaded on its CPU (nVHE: hyp and the VMM
- * never use them); `saved` holds them otherwise. GPRs, PC, SPSR and SP_EL0
- * are in the exit frame (hyp runs on SP_EL0).
+ * in the hardware of the vCPU's CPU while it is loaded there (nVHE: hyp and
+ * the VMM never use them); `saved` holds them otherwise, and a CPU that
+ * needs them for a vCPU loaded elsewhere has that CPU unload it first
+ * (smp_unload). GPRs, PC, SPSR and SP_EL0 are in the exit frame (hyp runs on
+ * SP_EL0), which another CPU touches only while the vCPU is out of its guest
+ * (vcpu_frame_sync).
  */
 #include <stddef.h>
 #include <string.h>
@@ -12,6 +15,8 @@
 #include <hyp/gic.h>
 #include <hyp/irq.h>
 #include <hyp/log.h>
+#include <hyp/pd.h>
+#include <hyp/smp.h>
 #include <hyp/trap.h>
 #include <hyp/vcpu.h>
 
@@ -42,12 +47,12 @@ void vcpu_init(struct vcpu *v, unsigned id, struct pd *pd)
 {
     memset(v, 0, sizeof(*v));
     v->id = id;
+    v->cpu = id;
     v->pd = pd;
     v->state = VCPU_INACTIVE;
     v->loaded_cpu = -1;
     v->saved.reg[seL4_VCPUReg_SCTLR] = VCPU_SCTLR_INIT;
     v->saved.reg[seL4_VCPUReg_VMPIDR_EL2] = (1ull << 31) | id; /* RES1 bit 31, Aff0 = vCPU id */
-    v->saved.gich_hcr = GICH_HCR_EN;
 }
 
 static uint64_t hw_read(unsigned id)
@@ -191,6 +196,19 @@ static bool vcpu_is_loaded_here(struct vcpu *v)
     return v->loaded_cpu >= 0 && (unsigned)v->loaded_cpu == cpu_this()->id;
 }
 
+/* Where v's EL1 state is: this CPU's registers (true) or v->saved (false), unloading it from its CPU first. */
+static bool el1_here(struct vcpu *v)
+{
+    if (v->loaded_cpu < 0) {
+        return false;
+    }
+    if ((unsigned)v->loaded_cpu == cpu_this()->id) {
+        return true;
+    }
+    smp_unload(v);
+    return false;
+}
+
 void vcpu_load(struct vcpu *v)
 {
     struct hyp_cpu *c = cpu_this();
@@ -199,28 +217,46 @@ void vcpu_load(struct vcpu *v)
     }
     sysreg_write(tpidr_el0, v->saved.tpidr_el0);
     sysreg_write(tpidrro_el0, v->saved.tpidrro_el0);
-    /* ABI 3.5 restore: GIC virtual interface state (GICH_HCR is written on each entry). */
-    gich_write_vmcr(v->saved.gich_vmcr);
-    gich_write_apr(v->saved.gich_apr);
+    /* ABI 3.5 restore: GIC virtual interface state (its HCR is written on each entry). */
+    gic_vif_write_vmcr(v->saved.vmcr);
+    gic_vif_write_apr(v->saved.apr);
     for (unsigned i = 0; i < gic_num_lrs(); i++) {
-        gich_write_lr(i, v->saved.lr[i]);
+        gic_vif_write_lr(i, v->saved.lr[i]);
     }
     isb();
+    v->lr_dirty = 0;
     v->loaded_cpu = (int)c->id;
-    c->vcpu = v;
-    c->frame = &v->frame;
-    c->fp = &v->fp;
-    c->fp_saved = 1; /* v->fp is authoritative until the first entry restores it */
+}
+
+void vcpu_unload(struct vcpu *v)
+{
+    for (unsigned id = 0; id < seL4_VCPUReg_Num; id++) {
+        v->saved.reg[id] = hw_read(id);
+    }
+    v->saved.tpidr_el0 = sysreg_read(tpidr_el0);
+    v->saved.tpidrro_el0 = sysreg_read(tpidrro_el0);
+    v->saved.vmcr = gic_vif_read_vmcr();
+    gic_vif_read_apr(v->saved.apr);
+    for (unsigned i = 0; i < gic_num_lrs(); i++) {
+        if (!(v->lr_dirty & (1ull << i))) {
+            v->saved.lr[i] = gic_vif_read_lr(i);
+        }
+    }
+    /* ABI 3.5: the timer of a vCPU that is not loaded does not fire; its CNTV_CTL is in `saved`. */
+    sysreg_write(cntv_ctl_el0, 0);
+    isb();
+    v->lr_dirty = 0;
+    v->loaded_cpu = -1;
 }
 
 uint64_t vcpu_read_sysreg(struct vcpu *v, unsigned id)
 {
-    return vcpu_is_loaded_here(v) ? hw_read(id) : v->saved.reg[id];
+    return el1_here(v) ? hw_read(id) : v->saved.reg[id];
 }
 
 void vcpu_write_sysreg(struct vcpu *v, unsigned id, uint64_t value)
 {
-    if (vcpu_is_loaded_here(v)) {
+    if (el1_here(v)) {
         hw_write(id, value);
     } else {
         v->saved.reg[id] = value;
@@ -237,18 +273,30 @@ void vcpu_write_sp_el0(struct vcpu *v, uint64_t value)
     v->frame.sp_el0 = value;
 }
 
-uint32_t vcpu_read_lr(struct vcpu *v, unsigned idx)
+uint64_t vcpu_read_lr(struct vcpu *v, unsigned idx)
 {
-    return vcpu_is_loaded_here(v) ? gich_read_lr(idx) : v->saved.lr[idx];
+    return vcpu_is_loaded_here(v) ? gic_vif_read_lr(idx) : v->saved.lr[idx];
 }
 
-void vcpu_write_lr(struct vcpu *v, unsigned idx, uint32_t value)
+void vcpu_write_lr(struct vcpu *v, unsigned idx, uint64_t value)
 {
     if (vcpu_is_loaded_here(v)) {
-        gich_write_lr(idx, value);
-    } else {
-        v->saved.lr[idx] = value;
+        gic_vif_write_lr(idx, value);
+        return;
     }
+    v->saved.lr[idx] = value;
+    if (v->loaded_cpu >= 0) {
+        /* Loaded on its own CPU: written there before its next entry; a running guest is kicked out for it. */
+        v->lr_dirty |= 1ull << idx;
+        if (__atomic_load_n(&hyp_cpus[v->loaded_cpu].in_guest, __ATOMIC_ACQUIRE)) {
+            smp_kick((unsigned)v->loaded_cpu);
+        }
+    }
+}
+
+void vcpu_frame_sync(struct vcpu *v)
+{
+    smp_stall(v);
 }
 
 /* ABI 3.4: a vCPU thread keeps EL0t/EL1t/EL1h; anything else becomes EL0t with F masked (debug kernel). */
@@ -275,9 +323,9 @@ uint64_t vcpu_read_context(struct vcpu *v, unsigned idx)
     case UC_SPSR:
         return v->frame.spsr;
     case UC_TPIDR:
-        return vcpu_is_loaded_here(v) ? sysreg_read(tpidr_el0) : v->saved.tpidr_el0;
+        return el1_here(v) ? sysreg_read(tpidr_el0) : v->saved.tpidr_el0;
     default:
-        return vcpu_is_loaded_here(v) ? sysreg_read(tpidrro_el0) : v->saved.tpidrro_el0;
+        return el1_here(v) ? sysreg_read(tpidrro_el0) : v->saved.tpidrro_el0;
     }
 }
 
@@ -299,14 +347,14 @@ void vcpu_write_context(struct vcpu *v, unsigned idx, uint64_t value)
         v->frame.spsr = vcpu_sanitise_spsr(value);
         break;
     case UC_TPIDR:
-        if (vcpu_is_loaded_here(v)) {
+        if (el1_here(v)) {
             sysreg_write(tpidr_el0, value);
         } else {
             v->saved.tpidr_el0 = value;
         }
         break;
     default:
-        if (vcpu_is_loaded_here(v)) {
+        if (el1_here(v)) {
             sysreg_write(tpidrro_el0, value);
         } else {
             v->saved.tpidrro_el0 = value;
@@ -315,11 +363,29 @@ void vcpu_write_context(struct vcpu *v, unsigned idx, uint64_t value)
     }
 }
 
-void vcpu_run(struct vcpu *v)
+/* Kernel lock held, on v's CPU: its state into the hardware before the guest runs. */
+static void prepare_entry(struct hyp_cpu *c, struct vcpu *v)
 {
-    struct hyp_cpu *c = cpu_this();
-    irq_vcpu_entry();
-    gich_write_hcr(GICH_HCR_EN); /* ABI 3.7: the maintenance IRQ can only assert while the guest runs */
+    if (v->loaded_cpu != (int)c->id) {
+        vcpu_load(v);
+    } else if (v->lr_dirty) {
+        for (uint64_t m = v->lr_dirty; m; m &= m - 1) {
+            unsigned i = (unsigned)__builtin_ctzll(m);
+            gic_vif_write_lr(i, v->saved.lr[i]);
+        }
+        v->lr_dirty = 0;
+    }
+    irq_vcpu_entry(c);
+}
+
+void vcpu_run(struct hyp_cpu *c, struct vcpu *v)
+{
+    prepare_entry(c, v);
+    uint32_t epoch = v->epoch;
+    c->in_guest = 1;
+    kernel_unlock();
+
+    gic_vif_enable(true); /* ABI 3.7: the maintenance IRQ can only assert while the guest runs */
     c->exits++;
     uint64_t code = hyp_vcpu_enter(&v->frame);
     switch (code) {
@@ -328,11 +394,27 @@ void vcpu_run(struct vcpu *v)
         break;
     case EXIT_IRQ:
     case EXIT_FIQ:
-        irq_poll();
+        irq_poll(c, true);
         break;
     default:
         /* ABI 2.3: seL4 halts on an SError from the guest. */
         hyp_panic("SError taken from vCPU %u (ESR_EL2 0x%lx, pc 0x%lx)", v->id, v->frame.esr, v->frame.pc);
     }
-    gich_write_hcr(0);
+    gic_vif_enable(false);
+    /* The frame is complete: other CPUs may look at it (vcpu_frame_sync) from here on. */
+    __atomic_store_n(&c->in_guest, 0, __ATOMIC_RELEASE);
+
+    kernel_lock();
+    irq_publish(c);
+    seL4_Word label = v->exit_label;
+    if (label) {
+        v->exit_label = 0;
+        /* A Suspend or restart while the exit was in flight cancels its fault, as seL4 cancelIPC does. */
+        if (v->state == VCPU_RUNNABLE && v->epoch == epoch) {
+            if (label == seL4_Fault_VPPIEvent) {
+                v->vtimer_masked = true;
+            }
+            pd_queue_fault(v, label, v->exit_len);
+        }
+    }
 }

@@ -21,19 +21,24 @@
 #include <hyp/vcpu.h>
 
 #define PANIC_FRAME_SIZE (38 * 8)
+#define PANIC_STACK_SHIFT 13 /* 8 KiB per CPU */
 
 /*
- * Panics run on their own stack, so that a fault on a bad stack still ends
- * in a register dump. TPIDRRO_EL0 and TPIDR_EL0 (guest state, lost on this
- * terminal path) serve as scratch.
+ * Panics run on their own stack (one per CPU, picked by MPIDR_EL1.Aff0), so
+ * that a fault on a bad stack still ends in a register dump. TPIDRRO_EL0 and
+ * TPIDR_EL0 (guest state, lost on this terminal path) serve as scratch.
  */
 .macro panic_entry idx
     .balign 0x80
     msr     tpidrro_el0, x0
     msr     tpidr_el0, x1
+    mrs     x0, mpidr_el1
+    and     x0, x0, #(HYP_MAX_CPUS - 1)
+    add     x0, x0, #1
+    adrp    x1, hyp_panic_stacks
+    add     x1, x1, :lo12:hyp_panic_stacks
+    add     x0, x1, x0, lsl #PANIC_STACK_SHIFT
     mov     x1, sp
-    adrp    x0, hyp_panic_stack_top
-    add     x0, x0, :lo12:hyp_panic_stack_top
     sub     sp, x0, #PANIC_FRAME_SIZE
     str     x1, [sp, #280]
     mrs     x0, tpidrro_el0
@@ -262,6 +267,5 @@ hyp_vcpu_exit:
 
     .bss
     .balign 16
-hyp_panic_stack:
-    .skip   8192
-hyp_panic_stack_top:
+hyp_panic_stacks:
+    .skip   HYP_MAX_CPUS << PANIC_STACK_SHIFT

@@ -50,6 +50,40 @@ static inline void mmio_write8(uintptr_t addr, uint8_t v)
     __asm__ volatile("strb %w0, [%1]" ::"rZ"(v), "r"(addr) : "memory");
 }
 
+static inline uint64_t mmio_read64(uintptr_t addr)
+{
+    uint64_t v;
+    __asm__ volatile("ldr %0, [%1]" : "=r"(v) : "r"(addr) : "memory");
+    return v;
+}
+
+static inline void mmio_write64(uintptr_t addr, uint64_t v)
+{
+    __asm__ volatile("str %0, [%1]" ::"rZ"(v), "r"(addr) : "memory");
+}
+
+#define sev() __asm__ volatile("sev" ::: "memory")
+#define cpu_relax() __asm__ volatile("yield" ::: "memory")
+
+/*
+ * Atomic read-modify-write with load/store exclusives (Arm ARM B2.9): the
+ * cortex-a57 has no LSE atomics, and GCC's outline-atomics helpers need a
+ * libc hwcap probe that hyp does not have. Loads and stores use
+ * __atomic_load_n/__atomic_store_n (LDAR/STLR).
+ */
+static inline uint32_t atomic_fetch_add32(uint32_t *p, uint32_t v)
+{
+    uint32_t old, tmp, fail;
+    __asm__ volatile("1: ldaxr %w0, [%3]\n"
+                     "   add %w1, %w0, %w4\n"
+                     "   stlxr %w2, %w1, [%3]\n"
+                     "   cbnz %w2, 1b\n"
+                     : "=&r"(old), "=&r"(tmp), "=&r"(fail)
+                     : "r"(p), "r"(v)
+                     : "memory");
+    return old;
+}
+
 /* Arm ARM D13.2.47 HCR_EL2. */
 #define HCR_VM (1ull << 0)
 #define HCR_FMO (1ull << 3)

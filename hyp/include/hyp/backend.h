@@ -70,7 +70,7 @@ extern const struct backend_ops backend_blk_ops, backend_net_ops, backend_consol
 #define BACKEND_MAX_NET 4
 #define BACKEND_MAX_CONSOLE 4
 
-/* Bit n: backend n has work (a notification from its PD or an interrupt from its device). */
+/* Bit n: backend n has work (a notification from its PD or an interrupt from its device). Kernel lock. */
 extern uint32_t backend_pending_mask;
 
 /* Boot (system.c): check the description, claim channels, map the regions and the virtio
@@ -82,11 +82,11 @@ void backend_start(void);
 /* EL2 range of the virtio-mmio registers hyp maps (size 0 if none). */
 void backend_virtio_window(uint64_t *base, uint64_t *size);
 
-/* The PD notified the backend on its channel (seL4_Signal). */
+/* Kernel lock held: the PD notified the backend on its channel (seL4_Signal). */
 void backend_signal(unsigned index);
-/* The device's SPI fired; irq.c has masked it at the distributor. */
+/* Kernel lock held: the device's SPI fired; irq.c has masked it at the distributor. */
 void backend_irq(unsigned index);
-/* Run one pass of every pending backend (pd.c event loop). */
+/* Run one pass of every pending backend (pd.c event loop, by the CPU owning the PD, without the lock). */
 void backend_service(void);
 
 /* Boot-time identification (the device is reset afterwards). */

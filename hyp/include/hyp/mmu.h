@@ -24,3 +24,5 @@ void mmu_map(uint64_t va, uint64_t pa, uint64_t size, unsigned perms, enum mmu_a
 void mmu_unmap(uint64_t va, uint64_t size);
 /* Switch from the bootstrap tables to the final ones. */
 void mmu_activate(void);
+/* MAIR/TCR/TTBR0/SCTLR_EL2 that put a secondary CPU on the final tables (boot.S). */
+void mmu_secondary_regs(uint64_t *mair, uint64_t *tcr, uint64_t *ttbr0, uint64_t *sctlr);

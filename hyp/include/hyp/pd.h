@@ -36,6 +36,7 @@ struct pd {
     } peer[MICROKIT_MAX_CHANNELS];
     struct vcpu *vcpus[8];
     unsigned num_vcpus;
+    int owner; /* the CPU running this PD's entry points (and the backends), -1 if none */
 };
 
 #define HYP_MAX_PDS 1
@@ -45,10 +46,13 @@ extern unsigned hyp_num_pds;
 
 /* The PD whose code is running (the caller of a seL4_* operation). */
 struct pd *pd_current(void);
-/* Queue the fault whose MRs are in v->fault_mr on its PD's endpoint; `v` becomes BlockedOnSend. */
+/* Kernel lock held: queue the fault whose MRs are in v->fault_mr on its PD's endpoint (BlockedOnSend). */
 void pd_queue_fault(struct vcpu *v, seL4_Word label, seL4_Word len);
-/* Remove `v`'s pending fault (queued or awaiting reply), as seL4 cancelIPC does. */
+/* Kernel lock held: remove `v`'s pending fault (queued or awaiting reply), as seL4 cancelIPC does. */
 void pd_cancel_fault(struct vcpu *v);
+/* Kernel lock held: set notification bit `ch` of `pd`. */
 void pd_signal(struct pd *pd, microkit_channel ch);
-/* Run init(), then the event loop on this CPU; never returns. */
+/* Boot CPU: run init(), then the event loop; never returns. */
 void pd_run(struct pd *pd) __attribute__((noreturn));
+/* Every CPU's loop: the PD's pending work when it may take it, else its vCPU, else WFI. */
+void pd_cpu_loop(void) __attribute__((noreturn));

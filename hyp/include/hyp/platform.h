@@ -17,9 +17,10 @@ struct platform {
     uint64_t ram_size;
     unsigned gic_version; /* 2 or 3 */
     uint64_t gicd_pa, gicd_size;
-    uint64_t gicc_pa, gicc_size;
-    uint64_t gich_pa, gich_size;
-    uint64_t gicv_pa, gicv_size;
+    uint64_t gicc_pa, gicc_size; /* GICv2 only */
+    uint64_t gich_pa, gich_size; /* GICv2 only */
+    uint64_t gicv_pa, gicv_size; /* GICv2 only */
+    uint64_t gicr_pa, gicr_size; /* GICv3 only: the (first) redistributor region */
     uint32_t maint_irq; /* GIC maintenance INTID (25 on QEMU) */
     uint32_t vtimer_irq; /* EL1 virtual timer INTID (27) */
     uint32_t hyptimer_irq;

@@ -1,9 +1,14 @@
 /*
  * A guest vCPU: the seL4 TCB + VCPU object pair of ABI 3.3-3.5 in one struct.
- * One vCPU per physical CPU (DESIGN 3); EL1 system registers stay live in the
- * hardware while hyp and the VMM run (nVHE, E2H = 0), so a vCPU is "loaded"
- * on its CPU and its registers are read and written there; `saved` holds the
- * values while it is not loaded (a seam for more vCPUs than CPUs).
+ * vCPU i runs on physical CPU i only (static partitioning, DESIGN 3). Its EL1
+ * system registers, TPIDR(RO)_EL0 and GIC virtual-interface state are
+ * "loaded" (live in CPU i's hardware) while `loaded_cpu` is i, and in `saved`
+ * while it is -1. Another CPU never touches CPU i's registers: it has CPU i
+ * unload the vCPU first (smp.c), as seL4 has the owning core do the work
+ * (ABI 3.1 "SMP: an IPI writes it on the owning core"). LR writes for a vCPU
+ * loaded elsewhere go to `saved.lr` and are marked in `lr_dirty`; CPU i
+ * copies them into its list registers before its next guest entry.
+ * Everything but the frame of a running vCPU is under the kernel lock.
  */
 #pragma once
 
@@ -51,39 +56,55 @@ struct vcpu {
     struct vcpu_frame frame;
     struct vcpu_fp fp;
     unsigned id;
+    unsigned cpu; /* the physical CPU it runs on */
     enum vcpu_state state;
     int loaded_cpu; /* -1: not loaded, registers in `saved` */
+    uint32_t epoch; /* bumped by suspend/restart: an exit still in flight is then discarded */
     struct pd *pd; /* the PD that receives this vCPU's faults */
     bool vtimer_masked; /* ABI 3.6: set on VPPIEvent, cleared by AckVPPI */
-    /* The fault message while BlockedOnSend/BlockedOnReply. */
+    /* The fault raised by the exit being handled on this vCPU's CPU (0 = none). */
+    seL4_Word exit_label, exit_len;
+    /* The fault message while BlockedOnSend/BlockedOnReply (exit_* moves here when queued). */
     seL4_Word fault_label;
     seL4_Word fault_len;
     seL4_Word fault_mr[VCPU_FAULT_MRS];
     struct vcpu *fault_next;
+    uint64_t lr_dirty;
     struct {
         uint64_t reg[seL4_VCPUReg_Num];
         uint64_t tpidr_el0, tpidrro_el0;
-        uint32_t gich_hcr, gich_vmcr, gich_apr;
-        uint32_t lr[64];
+        uint32_t vmcr, apr[2];
+        uint64_t lr[64];
     } saved;
 };
 
 extern struct vcpu hyp_vcpus[HYP_MAX_VCPUS];
 extern unsigned hyp_num_vcpus;
 
-/* Initial VCPU state of ABI 3.3 + TCB state of ABI 3.4 (all zero, Inactive). */
-void vcpu_init(struct vcpu *v, unsigned id, struct pd *pd);
-/* Make `v` the vCPU loaded on the calling CPU (writes its saved state into the hardware). */
-void vcpu_load(struct vcpu *v);
-/* Run `v` until its next exit and handle the exit (may raise a fault). */
-void vcpu_run(struct vcpu *v);
+struct hyp_cpu;
 
+/* Initial VCPU state of ABI 3.3 + TCB state of ABI 3.4 (all zero, Inactive, not loaded). */
+void vcpu_init(struct vcpu *v, unsigned id, struct pd *pd);
+/* On v's CPU, kernel lock held: write v->saved into this CPU's registers / save them back. */
+void vcpu_load(struct vcpu *v);
+void vcpu_unload(struct vcpu *v);
+/*
+ * On v's CPU, kernel lock held, v runnable: enter the guest until its next
+ * exit, record the exit (with the lock dropped), retake the lock and queue
+ * the fault it raised unless v was suspended or restarted meanwhile.
+ */
+void vcpu_run(struct hyp_cpu *c, struct vcpu *v);
+
+/* Kernel lock held, any CPU. The VCPU object's registers (ABI 3.3): hardware, or the saved copy. */
 uint64_t vcpu_read_sysreg(struct vcpu *v, unsigned id);
 void vcpu_write_sysreg(struct vcpu *v, unsigned id, uint64_t value);
+/* ABI 3.1: the true LR if v is loaded here, else seL4's saved copy (written through to v's CPU). */
+uint64_t vcpu_read_lr(struct vcpu *v, unsigned idx);
+void vcpu_write_lr(struct vcpu *v, unsigned idx, uint64_t value);
+/* Kernel lock held: after this, v's frame is not being run (a running remote vCPU is kicked out). */
+void vcpu_frame_sync(struct vcpu *v);
 uint64_t vcpu_read_sp_el0(struct vcpu *v);
 void vcpu_write_sp_el0(struct vcpu *v, uint64_t value);
-uint32_t vcpu_read_lr(struct vcpu *v, unsigned idx);
-void vcpu_write_lr(struct vcpu *v, unsigned idx, uint32_t value);
 
 /* seL4_UserContext access by field index 0..35 (ABI 3.4 order); writes sanitise spsr. */
 uint64_t vcpu_read_context(struct vcpu *v, unsigned idx);
