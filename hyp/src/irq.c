@@ -102,7 +102,10 @@ static void handle_maintenance(struct hyp_cpu *c, bool guest_exit)
             uint64_t eisr = gic_vif_eisr();
             if (eisr) {
                 unsigned i = (unsigned)__builtin_ctzll(eisr);
-                gic_vif_write_lr(i, gic_lr_clear_eoi(gic_vif_read_lr(i)));
+                uint64_t lr = gic_lr_clear_eoi(gic_vif_read_lr(i));
+                gic_vif_write_lr(i, lr);
+                /* seL4 copies the completed LR into its saved copy (ABI 3.7): a remote InjectIRQ sees it free. */
+                __atomic_store_n(&v->saved.lr[i], lr, __ATOMIC_RELAXED);
                 idx = i;
             }
         }
@@ -173,10 +176,8 @@ void irq_publish_pending(struct hyp_cpu *c)
 
 void irq_vtimer_unmask(struct hyp_cpu *c)
 {
-    if (!c->vcpu->vtimer_masked) {
-        c->vtimer_hw_masked = false;
-        gic_irq_enable(platform.vtimer_irq);
-    }
+    c->vtimer_hw_masked = false;
+    gic_irq_enable(platform.vtimer_irq);
 }
 
 /* seL4_IRQHandler_Ack: re-enable a device IRQ (GICv2: unmask; GICv3: deactivate, and unmask the first time). */

@@ -28,8 +28,25 @@ static void panic_enter(void)
     }
 }
 
+static void print_statistics(void)
+{
+    for (unsigned i = 0; i < HYP_MAX_CPUS; i++) {
+        struct hyp_cpu *c = &hyp_cpus[i];
+        if (c->online) {
+            uint64_t ms = sysreg_read(cntfrq_el0) / 1000;
+            LOG_INFO("CPU %u: %lu exits, %lu faults delivered, %lu idle wakeups, %lu lock waits, %lu kicks, "
+                     "%lu stalls, %lu unloads requested; ms idle %lu, waiting for the lock %lu",
+                     i, c->exits, c->faults, c->idles, c->lock_waits, c->kicks, c->stalls, c->unloads,
+                     c->idle_ticks / ms, c->lock_ticks / ms);
+        }
+    }
+}
+
 void hyp_machine_poweroff(int status)
 {
+    if (!panicking) {
+        print_statistics();
+    }
     /* SYS_EXIT, 64-bit form: x1 points to {reason, subcode = exit status}. */
     static volatile uint64_t block[2];
     block[0] = ADP_STOPPED_APPLICATION_EXIT;

@@ -128,6 +128,7 @@ static void deliver_fault(struct pd *pd)
     }
     v->fault_next = NULL;
     v->state = VCPU_BLOCKED_ON_REPLY;
+    cpu_this()->faults++;
     /* Fixed-size copy: inlined as general-register loads/stores. */
     _Static_assert(sizeof(v->fault_mr) == 13 * sizeof(seL4_Word), "fault MRs");
     __builtin_memcpy(pd->ipc.msg, v->fault_mr, sizeof(v->fault_mr));
@@ -208,8 +209,10 @@ void pd_cpu_loop(void)
             /* Idle: a pending IRQ (a kick, too) wakes WFI even with PSTATE.I masked (Arm ARM D1.16.2). */
             kernel_unlock();
             c->idles++;
+            uint64_t t0 = sysreg_read(cntpct_el0);
             dsb(sy);
             wfi();
+            c->idle_ticks += sysreg_read(cntpct_el0) - t0;
             irq_poll(c, false);
             smp_service(c);
             kernel_lock();

@@ -41,6 +41,29 @@ static struct vcpu *cap_to_vcpu(seL4_CPtr cap, seL4_CPtr base)
     return pd->vcpus[cap - base];
 }
 
+/*
+ * The kernel lock for an operation on v that changes no thread state. A vCPU
+ * of the calling CPU needs none: only this CPU touches its frame and
+ * registers (its exit path is not running: the VMM is), and the VMM is
+ * single-threaded. This keeps the common case, a fault handled on the
+ * faulting vCPU's own CPU, free of lock traffic.
+ */
+static bool lock_for(const struct vcpu *v)
+{
+    if (v->cpu == cpu_this()->id) {
+        return false;
+    }
+    kernel_lock();
+    return true;
+}
+
+static void unlock_for(bool locked)
+{
+    if (locked) {
+        kernel_unlock();
+    }
+}
+
 /* seL4 restart(): a stopped thread (Inactive or blocked) loses its pending fault and becomes runnable. */
 static void vcpu_restart(struct vcpu *v)
 {
@@ -75,7 +98,7 @@ seL4_Error seL4_TCB_ReadRegisters(seL4_TCB tcb, seL4_Bool suspend_source, seL4_U
     if (count < 1 || count > SEL4_USER_CONTEXT_SIZE) {
         return range_error(1, SEL4_USER_CONTEXT_SIZE);
     }
-    kernel_lock();
+    bool locked = suspend_source ? (kernel_lock(), true) : lock_for(v);
     if (suspend_source) {
         vcpu_suspend(v);
     }
@@ -84,7 +107,7 @@ seL4_Error seL4_TCB_ReadRegisters(seL4_TCB tcb, seL4_Bool suspend_source, seL4_U
     for (seL4_Word i = 0; i < count; i++) {
         out[i] = vcpu_read_context(v, (unsigned)i);
     }
-    kernel_unlock();
+    unlock_for(locked);
     return seL4_NoError;
 }
 
@@ -100,7 +123,7 @@ seL4_Error seL4_TCB_WriteRegisters(seL4_TCB tcb, seL4_Bool resume_target, seL4_U
         count = SEL4_USER_CONTEXT_SIZE;
     }
     const seL4_Word *in = (const seL4_Word *)regs;
-    kernel_lock();
+    bool locked = resume_target ? (kernel_lock(), true) : lock_for(v);
     vcpu_frame_sync(v);
     for (seL4_Word i = 0; i < count; i++) {
         vcpu_write_context(v, (unsigned)i, in[i]);
@@ -109,7 +132,7 @@ seL4_Error seL4_TCB_WriteRegisters(seL4_TCB tcb, seL4_Bool resume_target, seL4_U
     if (resume_target) {
         vcpu_restart(v);
     }
-    kernel_unlock();
+    unlock_for(locked);
     return seL4_NoError;
 }
 
@@ -158,13 +181,13 @@ seL4_Error seL4_ARM_VCPU_InjectIRQ(seL4_ARM_VCPU vcpu, seL4_Uint16 virq, seL4_Ui
     if (index >= nlr) {
         return range_error(0, nlr - 1);
     }
-    kernel_lock();
+    bool locked = lock_for(v);
     /* The true LR state when v is loaded here (stricter than seL4), else seL4's saved copy (ABI 3.1). */
     bool busy = gic_lr_active(vcpu_read_lr(v, index));
     if (!busy) {
         vcpu_write_lr(v, index, gic_lr_make(virq, priority, group));
     }
-    kernel_unlock();
+    unlock_for(locked);
     return busy ? seL4_DeleteFirst : seL4_NoError;
 }
 
@@ -180,12 +203,12 @@ seL4_Error seL4_ARM_VCPU_AckVPPI(seL4_ARM_VCPU vcpu, seL4_Word irq)
     if (irq != VPPI_VTIMER) {
         return seL4_InvalidArgument;
     }
-    kernel_lock();
+    bool locked = lock_for(v);
     v->vtimer_masked = false; /* the PPI is unmasked at the vCPU's next entry (ABI 3.6) */
-    if (__atomic_load_n(&hyp_cpus[v->cpu].in_guest, __ATOMIC_ACQUIRE)) {
+    if (locked && __atomic_load_n(&hyp_cpus[v->cpu].in_guest, __ATOMIC_ACQUIRE)) {
         smp_kick(v->cpu); /* a guest idling in WFI would otherwise wait for its timer forever */
     }
-    kernel_unlock();
+    unlock_for(locked);
     return seL4_NoError;
 }
 
@@ -198,9 +221,9 @@ seL4_ARM_VCPU_ReadRegs_t seL4_ARM_VCPU_ReadRegs(seL4_ARM_VCPU vcpu, seL4_Word fi
     } else if (field >= seL4_VCPUReg_Num) {
         ret.error = seL4_InvalidArgument;
     } else {
-        kernel_lock();
+        bool locked = lock_for(v);
         ret.value = vcpu_read_sysreg(v, (unsigned)field);
-        kernel_unlock();
+        unlock_for(locked);
     }
     return ret;
 }
@@ -214,9 +237,9 @@ seL4_Error seL4_ARM_VCPU_WriteRegs(seL4_ARM_VCPU vcpu, seL4_Word field, seL4_Wor
     if (field >= seL4_VCPUReg_Num) {
         return seL4_InvalidArgument;
     }
-    kernel_lock();
+    bool locked = lock_for(v);
     vcpu_write_sysreg(v, (unsigned)field, value);
-    kernel_unlock();
+    unlock_for(locked);
     return seL4_NoError;
 }
 

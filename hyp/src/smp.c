@@ -18,6 +18,7 @@
 
 #define PSCI_CPU_ON_64 0xc4000003u /* DEN0022 5.1.4 */
 #define SECONDARY_TIMEOUT_S 5
+#define LOCK_SPINS 64 /* polls of the kernel lock before its waiter sleeps */
 
 struct smp_boot_args {
     uint64_t mair, tcr, ttbr0, sctlr, sp_el2, sp_el0, vbar, tpidr;
@@ -38,30 +39,19 @@ struct spinlock kernel_big_lock __attribute__((aligned(64)));
 
 /*
  * Wait for our turn. LDAXRH arms the exclusive monitor on `owner`, so the
- * releasing STLRH wakes WFE (Arm ARM D1.16.1); a requester also sends SEV.
+ * releasing STLRH wakes WFE (Arm ARM D1.16.1).
  */
-static void lock_wait(struct spinlock *l, uint16_t ticket, struct hyp_cpu *serve)
-{
-    uint32_t owner;
-    __asm__ volatile("sevl" ::: "memory");
-    for (;;) {
-        __asm__ volatile("wfe\n ldaxrh %w0, [%1]" : "=&r"(owner) : "r"(&l->owner) : "memory");
-        if ((uint16_t)owner == ticket) {
-            return;
-        }
-        if (serve) {
-            smp_service(serve);
-            __asm__ volatile("sevl" ::: "memory");
-        }
-    }
-}
-
 void spin_lock(struct spinlock *l)
 {
-    uint32_t word = spin_ticket(l);
-    if ((uint16_t)word != (uint16_t)(word >> 16)) {
-        lock_wait(l, (uint16_t)(word >> 16), NULL);
+    uint32_t word = spin_ticket(l), owner;
+    uint16_t ticket = (uint16_t)(word >> 16);
+    if ((uint16_t)word == ticket) {
+        return;
     }
+    __asm__ volatile("sevl" ::: "memory");
+    do {
+        __asm__ volatile("wfe\n ldaxrh %w0, [%1]" : "=&r"(owner) : "r"(&l->owner) : "memory");
+    } while ((uint16_t)owner != ticket);
 }
 
 void spin_unlock(struct spinlock *l)
@@ -69,15 +59,65 @@ void spin_unlock(struct spinlock *l)
     __atomic_store_n(&l->owner, (uint16_t)(l->owner + 1), __ATOMIC_RELEASE);
 }
 
+/*
+ * A waiter spins briefly, then sleeps in WFI until the releaser kicks it:
+ * QEMU's MTTCG runs WFE as a no-op, so a spinning waiter would take a host
+ * CPU from the lock holder it waits for. Requests to this CPU are served
+ * meanwhile (smp.h); interrupts taken while waiting are only recorded.
+ */
 void kernel_lock_wait(uint16_t ticket)
 {
-    lock_wait(&kernel_big_lock, ticket, cpu_this());
+    struct hyp_cpu *c = cpu_this();
+    uint64_t t0 = sysreg_read(cntpct_el0);
+    c->lock_waits++;
+    for (unsigned spins = 0;; spins++) {
+        if (__atomic_load_n(&kernel_big_lock.owner, __ATOMIC_ACQUIRE) == ticket) {
+            break;
+        }
+        smp_service(c);
+        if (spins < LOCK_SPINS) {
+            cpu_relax();
+            continue;
+        }
+        __atomic_store_n(&c->lock_sleeper, ticket + 1u, __ATOMIC_RELEASE);
+        if (__atomic_load_n(&kernel_big_lock.owner, __ATOMIC_ACQUIRE) != ticket) {
+            wfi();
+        }
+        __atomic_store_n(&c->lock_sleeper, 0, __ATOMIC_RELAXED);
+        irq_poll(c, false);
+        spins = 0;
+    }
+    c->lock_ticks += sysreg_read(cntpct_el0) - t0;
+}
+
+void kernel_lock_wake(uint16_t owner)
+{
+    for (unsigned i = 0; i < HYP_MAX_CPUS; i++) {
+        if (__atomic_load_n(&hyp_cpus[i].lock_sleeper, __ATOMIC_ACQUIRE) == owner + 1u) {
+            gic_send_sgi(i, GIC_SGI_KICK);
+            return;
+        }
+    }
 }
 
 void smp_kick(unsigned cpu)
 {
-    if (cpu != cpu_this()->id && __atomic_load_n(&hyp_cpus[cpu].online, __ATOMIC_ACQUIRE)) {
-        gic_send_sgi(cpu, GIC_SGI_KICK);
+    struct hyp_cpu *c = cpu_this();
+    if (cpu != c->id) {
+        c->kick_mask |= 1u << cpu;
+    }
+}
+
+void smp_send_kicks(struct hyp_cpu *c)
+{
+    uint32_t mask = c->kick_mask;
+    c->kick_mask = 0;
+    for (; mask; mask &= mask - 1) {
+        unsigned cpu = (unsigned)__builtin_ctz(mask);
+        if (__atomic_load_n(&hyp_cpus[cpu].online, __ATOMIC_ACQUIRE)) {
+            c->kicks++;
+            gic_send_sgi(cpu, GIC_SGI_KICK);
+        }
     }
 }
 
@@ -88,6 +128,7 @@ void smp_stall(struct vcpu *v)
         return;
     }
     /* in_guest only rises under the kernel lock, which we hold: it falls once the exit is recorded. */
+    cpu_this()->stalls++;
     gic_send_sgi(t->id, GIC_SGI_KICK);
     while (__atomic_load_n(&t->in_guest, __ATOMIC_ACQUIRE)) {
         cpu_relax();
@@ -98,6 +139,7 @@ void smp_unload(struct vcpu *v)
 {
     struct hyp_cpu *t = &hyp_cpus[v->loaded_cpu];
     uint32_t seq = t->xcall_req + 1;
+    cpu_this()->unloads++;
     __atomic_store_n(&t->xcall_req, seq, __ATOMIC_RELEASE);
     gic_send_sgi(t->id, GIC_SGI_KICK);
     sev();

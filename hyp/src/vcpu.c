@@ -280,11 +280,11 @@ uint64_t vcpu_read_lr(struct vcpu *v, unsigned idx)
 
 void vcpu_write_lr(struct vcpu *v, unsigned idx, uint64_t value)
 {
+    v->saved.lr[idx] = value; /* seL4's copy: what another CPU checks for DeleteFirst */
     if (vcpu_is_loaded_here(v)) {
         gic_vif_write_lr(idx, value);
         return;
     }
-    v->saved.lr[idx] = value;
     if (v->loaded_cpu >= 0) {
         /* Loaded on its own CPU: written there before its next entry; a running guest is kicked out for it. */
         v->lr_dirty |= 1ull << idx;
@@ -363,28 +363,43 @@ void vcpu_write_context(struct vcpu *v, unsigned idx, uint64_t value)
     }
 }
 
-/* Kernel lock held, on v's CPU: its state into the hardware before the guest runs. */
-static void prepare_entry(struct hyp_cpu *c, struct vcpu *v)
+/*
+ * LRs written for v from other CPUs (kernel lock held): taken here, written to
+ * the hardware after the lock is released. A write that comes in meanwhile
+ * sets lr_dirty again and kicks the guest out (in_guest is already 1).
+ */
+static uint64_t take_dirty_lrs(struct vcpu *v, uint64_t lrs[GIC_MAX_LRS])
 {
-    if (v->loaded_cpu != (int)c->id) {
-        vcpu_load(v);
-    } else if (v->lr_dirty) {
-        for (uint64_t m = v->lr_dirty; m; m &= m - 1) {
-            unsigned i = (unsigned)__builtin_ctzll(m);
-            gic_vif_write_lr(i, v->saved.lr[i]);
-        }
-        v->lr_dirty = 0;
+    uint64_t mask = v->lr_dirty;
+    for (uint64_t m = mask; m; m &= m - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(m);
+        lrs[i] = v->saved.lr[i];
     }
-    irq_vcpu_entry(c);
+    v->lr_dirty = 0;
+    return mask;
 }
 
 void vcpu_run(struct hyp_cpu *c, struct vcpu *v)
 {
-    prepare_entry(c, v);
+    uint64_t lrs[GIC_MAX_LRS], dirty = 0;
+    if (v->loaded_cpu != (int)c->id) {
+        vcpu_load(v);
+    } else if (v->lr_dirty) {
+        dirty = take_dirty_lrs(v, lrs);
+    }
+    bool vtimer_unmask = c->vtimer_hw_masked && !v->vtimer_masked;
     uint32_t epoch = v->epoch;
     c->in_guest = 1;
     kernel_unlock();
 
+    /* This CPU's own GIC state: no lock needed (and QEMU serialises GIC accesses on its global mutex). */
+    for (; dirty; dirty &= dirty - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(dirty);
+        gic_vif_write_lr(i, lrs[i]);
+    }
+    if (vtimer_unmask) {
+        irq_vtimer_unmask(c);
+    }
     gic_vif_enable(true); /* ABI 3.7: the maintenance IRQ can only assert while the guest runs */
     c->exits++;
     uint64_t code = hyp_vcpu_enter(&v->frame);

@@ -62,6 +62,8 @@ struct hyp_cpu {
      */
     uint32_t in_guest;
     uint32_t online;
+    uint32_t kick_mask; /* CPUs to kick once this CPU releases the kernel lock (smp_kick) */
+    uint32_t lock_sleeper; /* kernel-lock ticket + 1 while this CPU waits for it in WFI, else 0 */
     uint32_t xcall_req, xcall_done;
     /* Interrupts taken on this CPU, published under the kernel lock (irq.c). */
     uint64_t irq_notify; /* PD 0 channels to notify */
@@ -69,7 +71,9 @@ struct hyp_cpu {
     /* GIC: GICv2 CPU interface bit (GICD_ITARGETSR, GICD_SGIR); GICv3 redistributor SGI_base frame. */
     uint8_t gic_target;
     uintptr_t gicr_sgi;
-    uint64_t exits, idles; /* statistics */
+    /* Statistics, printed at power-off with hyp.log=info. */
+    uint64_t exits, idles, faults, lock_waits, kicks, stalls, unloads;
+    uint64_t idle_ticks, lock_ticks; /* CNTPCT ticks */
 };
 
 extern struct hyp_cpu hyp_cpus[HYP_MAX_CPUS];

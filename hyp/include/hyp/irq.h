@@ -36,13 +36,7 @@ static inline void irq_publish(struct hyp_cpu *c)
         irq_publish_pending(c);
     }
 }
-/* Before entering the loaded vCPU: unmask the vtimer PPI if AckVPPI cleared the flag (ABI 3.6). */
+/* Before entering the vCPU: unmask the vtimer PPI (its CPU, once AckVPPI cleared the flag: ABI 3.6). */
 void irq_vtimer_unmask(struct hyp_cpu *c);
-static inline void irq_vcpu_entry(struct hyp_cpu *c)
-{
-    if (c->vtimer_hw_masked) {
-        irq_vtimer_unmask(c);
-    }
-}
 /* seL4_IRQHandler_Ack on an IRQ channel of `pd` (any CPU). */
 void irq_ack_channel(struct pd *pd, unsigned ch);

@@ -20,8 +20,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <hyp/cpu.h>
 
-struct hyp_cpu;
 struct vcpu;
 
 /* A ticket lock (FIFO, so no CPU starves): `next` is taken with exclusives, `owner` released with STLRH. */
@@ -63,12 +63,31 @@ static inline void kernel_lock(void)
     }
 }
 
+/* Send the kicks smp_kick() deferred (after the release: a GIC access is slow under QEMU). */
+void smp_send_kicks(struct hyp_cpu *c);
+/* Wake the CPU sleeping for ticket `owner` of the kernel lock, if one is. */
+void kernel_lock_wake(uint16_t owner);
+
+/*
+ * Release. STLRH then LDAR are not reordered (Arm ARM B2.3.11), and neither
+ * are a sleeping waiter's STLR of lock_sleeper and LDAR of `owner`: either
+ * it sees its turn or we see it asleep.
+ */
 static inline void kernel_unlock(void)
 {
-    __atomic_store_n(&kernel_big_lock.owner, (uint16_t)(kernel_big_lock.owner + 1), __ATOMIC_RELEASE);
+    uint16_t owner = (uint16_t)(kernel_big_lock.owner + 1);
+    __atomic_store_n(&kernel_big_lock.owner, owner, __ATOMIC_RELEASE);
+    uint32_t word = __atomic_load_n((uint32_t *)&kernel_big_lock, __ATOMIC_ACQUIRE);
+    if ((uint16_t)(word >> 16) != owner) {
+        kernel_lock_wake(owner);
+    }
+    struct hyp_cpu *c = cpu_this();
+    if (c->kick_mask) {
+        smp_send_kicks(c);
+    }
 }
 
-/* Kick CPU `cpu` out of its guest or its WFI (a no-op for the calling CPU). */
+/* Kernel lock held: kick CPU `cpu` out of its guest or its WFI once the lock is released (not itself). */
 void smp_kick(unsigned cpu);
 /* Kernel lock held: if v runs in its guest on another CPU, kick it out and wait until its frame is saved. */
 void smp_stall(struct vcpu *v);
