@@ -10,7 +10,7 @@ LINUX_VMM := $(BUILD)/linux-vmm/linux-vmm.elf
 LINUX_VMM_OBJDIR := $(BUILD)/linux-vmm/obj
 LINUX_VMM_DEFS := -DGUEST_RAM_BASE=$(GUEST_RAM_BASE)ull -DGUEST_RAM_SIZE=$(GUEST_RAM_SIZE)ull \
     -DGUEST_DTB_ADDR=$(GUEST_DTB_ADDR)ull -DGUEST_INITRD_ADDR=$(GUEST_INITRD_ADDR)ull \
-    -DGUEST_GIC_VERSION=$(GUEST_GIC)
+    -DGUEST_GIC_VERSION=$(GUEST_GIC) -DGUEST_NUM_VCPUS=$(GUEST_SMP)
 LINUX_VMM_CFLAGS := $(HYP_CFLAGS) -Iinclude $(LINUX_VMM_DEFS)
 LINUX_VMM_OBJS := $(patsubst %,$(LINUX_VMM_OBJDIR)/%.o,vmm system platform_hyp images)
 
@@ -40,9 +40,10 @@ run: $(DEPS_STAMP)
 	$(MAKE) image $(if $(RUN_SMOKE),CMDLINE='$(CMDLINE) libvmm.smoke=1')
 ifeq ($(RUN_SMOKE),1)
 	@mkdir -p $(BUILD)/system-logs
-	@set -o pipefail; tools/run-qemu.sh --test $(LINUX_VMM) </dev/null | tee $(BUILD)/system-logs/run-smoke.log
+	@set -o pipefail; tools/run-qemu.sh --test --smp $(GUEST_SMP) --gic $(GUEST_GIC) $(LINUX_VMM) </dev/null | \
+	    tee $(BUILD)/system-logs/run-smoke.log
 	@grep -q 'LIBVMM-SMOKE: PASS' $(BUILD)/system-logs/run-smoke.log || \
 	    { echo 'make run: the guest smoke check did not pass' >&2; exit 1; }
 else
-	tools/run-qemu.sh --interactive $(LINUX_VMM)
+	tools/run-qemu.sh --interactive --smp $(GUEST_SMP) --gic $(GUEST_GIC) $(LINUX_VMM)
 endif

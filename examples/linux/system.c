@@ -4,7 +4,11 @@
  * into the VMM (setvar guest_ram_vaddr) and into the VM at GUEST_RAM_BASE,
  * the PL011 passed through, the GICv2 virtual CPU interface at the guest's
  * GICC address, the distributor left unmapped so it traps to the VMM, and
- * the PL011 interrupt (INTID 33) on channel 1.
+ * the PL011 interrupt (INTID 33) on channel 1. One vCPU per CPU of the
+ * guest DT (SMP=n; hyp gives vCPU i physical CPU i, so QEMU needs -smp n).
+ * On a GICv3 machine (GIC=3) hyp skips the GICV map: there is none, the
+ * guest uses the system-register CPU interface, and GICD and the
+ * redistributors stay unmapped for the VMM to emulate.
  */
 #include <hyp/system.h>
 
@@ -37,7 +41,11 @@ static const struct hyp_vm_map vm_maps[] = {
     {.mr = &regions[2], .guest_addr = GUEST_GICC_GPA, .perms = HYP_PERM_RW, .cached = false},
 };
 
-static const struct hyp_vm vm = {.name = "linux", .num_vcpus = 1, .maps = vm_maps, .num_maps = 3};
+#ifndef GUEST_NUM_VCPUS
+#define GUEST_NUM_VCPUS 1
+#endif
+
+static const struct hyp_vm vm = {.name = "linux", .num_vcpus = GUEST_NUM_VCPUS, .maps = vm_maps, .num_maps = 3};
 
 static const struct hyp_irq irqs[] = {{.irq = UART_IRQ, .id = UART_CHANNEL, .trigger = HYP_IRQ_LEVEL}};
 

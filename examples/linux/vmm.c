@@ -13,7 +13,9 @@
 #include "platform.h"
 
 #define BOOT_VCPU 0
-#define GUEST_NUM_VCPUS 1
+#ifndef GUEST_NUM_VCPUS
+#define GUEST_NUM_VCPUS 1 /* the build passes SMP (mk/examples.mk): vCPUs 0..n-1, as in the guest DT */
+#endif
 #define GICD_GPA 0x08000000
 #define GICR_GPA 0x080a0000 /* GICv3 redistributors, 128 KiB per vCPU (QEMU virt layout) */
 #define UART_IRQ 33
