@@ -39,8 +39,8 @@ def machine_command(target, name, kernel, initrd, cmdline, smp=1, gic=2):
     """The run-qemu.sh command line booting these images: under hyp
     (target 'hyp', through `make image`) or straight on QEMU ('direct')."""
     if target == "hyp":
-        elf = guestlib.build_elf(name, kernel, initrd, cmdline)
-        return guestlib.qemu_command(elf=elf)
+        elf = guestlib.build_elf(name, kernel, initrd, cmdline, f"SMP={smp}", f"GIC={gic}")
+        return guestlib.qemu_command(elf=elf, extra=["--smp", str(smp), "--gic", str(gic)])
     info = guestlib.guest_info(f"KERNEL={kernel}", f"INITRD={initrd or ''}", f"CMDLINE={cmdline}", f"SMP={smp}",
                                f"GIC={gic}")
     dtb = guestlib.build_dir() / "system-images" / f"{name}.dtb"

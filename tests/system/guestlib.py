@@ -62,11 +62,12 @@ def guest_info(*make_vars):
     return info
 
 
-def build_elf(name, kernel, initrd, cmdline):
-    """Link hyp + the Linux VMM with these guest images into one ELF."""
+def build_elf(name, kernel, initrd, cmdline, *make_vars):
+    """Link hyp + the Linux VMM with these guest images into one ELF
+    (make_vars: further settings of mk/guest.mk, e.g. "SMP=4", "GIC=3")."""
     out = build_dir() / "system-images" / f"{name}.elf"
     out.parent.mkdir(parents=True, exist_ok=True)
-    make("image", f"OUT={out}", f"KERNEL={kernel}", f"INITRD={initrd or ''}", f"CMDLINE={cmdline}")
+    make("image", f"OUT={out}", f"KERNEL={kernel}", f"INITRD={initrd or ''}", f"CMDLINE={cmdline}", *make_vars)
     if not out.is_file():
         raise RuntimeError(f"make image did not produce {out}")
     return out

@@ -1,8 +1,9 @@
 """Smoke mode (libvmm.smoke=1): with no terminal and no input the guest runs
 its smoke check, prints LIBVMM-SMOKE: PASS and powers off; QEMU exits 0.
 
-Under hyp with the default guest (1 vCPU, GICv2), and directly on QEMU for
-the same and for the device tree's other shapes (vCPU count, GICv3)."""
+Under hyp and directly on QEMU, with the default guest (1 vCPU, GICv2) and
+the device tree's other shapes: 4 vCPUs (hyp: one physical CPU each) and
+GICv3 (hyp: the physical GICv3, the library's vGICv3)."""
 
 import pytest
 
@@ -15,6 +16,9 @@ from conftest import machine_command
     ("hyp", 1, 2),
     ("direct", 2, 2),
     ("direct", 2, 3),
+    ("hyp", 4, 2),
+    ("hyp", 1, 3),
+    ("hyp", 4, 3),
 ])
 def test_smoke_passes(guest, test_log, target, smp, gic):
     cmdline = guest["GUEST_DEFAULT_CMDLINE"] + " libvmm.smoke=1"
