@@ -25,8 +25,13 @@ bool shq_client_check_header(void *region, size_t size, enum shq_kind kind, cons
     uint32_t k = vio_load32(&h->kind);
     uint32_t ready = vio_load32(&h->ready);
     vio_acquire(); /* the header and rings were written before `ready` */
+    if (magic == SHQ_MAGIC && k == (uint32_t)kind && ready == 0) {
+        /* A described device the platform does not have: expected, not an error. */
+        LOG_INFO("%s: backend present but not ready (no device behind it)", name);
+        return false;
+    }
     if (magic != SHQ_MAGIC || k != (uint32_t)kind || ready == 0) {
-        LOG_ERR("%s: backend not there (magic 0x%x, kind %u, ready %u; want kind %u)", name, magic, k, ready,
+        LOG_ERR("%s: not a backend region (magic 0x%x, kind %u, ready %u; want kind %u)", name, magic, k, ready,
                 (unsigned)kind);
         return false;
     }
