@@ -20,6 +20,14 @@
 #   --log LEVEL       hyp's log level, passed as `-append hyp.log=LEVEL`
 #                     (default $HYP_LOG; empty: hyp's default, off)
 #   --gdb             wait for gdb on tcp::1234 (-s -S)
+#   --disk FILE[:SERIAL]  a raw disk image as QEMU's virtio-blk-device with
+#                     serial= SERIAL (default libvmm-disk<N>); repeatable
+#   --net             QEMU user networking on a virtio-net-device (guest
+#                     10.0.2.15, host 10.0.2.2)
+#   --hostfwd SPEC    forward a host port into the guest, e.g.
+#                     tcp:127.0.0.1:8080-:80; repeatable; implies --net
+#   --console-socket PATH  a virtconsole whose host side is a Unix socket
+#                     at PATH (QEMU listens; connect to talk to the guest)
 #   --dry-run         print the QEMU command line instead of running it
 #   -- ARGS...        extra QEMU arguments
 #
@@ -34,7 +42,8 @@ die() {
 
 mode="test" direct=0 smp=${SMP:-1} gic=${GIC:-2} mem="" log=${HYP_LOG:-} gdb=0 dry=0
 kernel="" initrd="" dtb="" elf=""
-extra=()
+extra=() disks=() hostfwds=()
+net=0 console_socket=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -49,6 +58,10 @@ while [ $# -gt 0 ]; do
     --dry-run) dry=1; shift ;;
     --kernel) kernel=$2; shift 2 ;;
     --initrd) initrd=$2; shift 2 ;;
+    --disk) disks+=("$2"); shift 2 ;;
+    --net) net=1; shift ;;
+    --hostfwd) hostfwds+=("$2"); net=1; shift 2 ;;
+    --console-socket) console_socket=$2; shift 2 ;;
     --dtb) dtb=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     -*) die "unknown option $1 (see the comment at the top of $0)" ;;
@@ -79,6 +92,27 @@ else
     cmd+=(-M "virt,virtualization=on,gic-version=$gic" -m "${mem:-1G}" -kernel "$elf")
     cmd+=(-semihosting)
     [ -z "$log" ] || cmd+=(-append "hyp.log=$log")
+fi
+
+# QEMU's own virtio devices (DESIGN section 7): modern transports only; the
+# first -device lands in the highest virtio-mmio slot, so hyp binds disks by
+# serial, not by slot.
+cmd+=(-global virtio-mmio.force-legacy=false)
+for i in "${!disks[@]}"; do
+    file=${disks[$i]%%:*}
+    serial=libvmm-disk$i
+    [ "$file" = "${disks[$i]}" ] || serial=${disks[$i]#*:}
+    [ -f "$file" ] || die "disk image $file does not exist"
+    cmd+=(-drive "file=$file,if=none,format=raw,id=disk$i" -device "virtio-blk-device,drive=disk$i,serial=$serial")
+done
+if [ "$net" = 1 ]; then
+    netdev=user,id=net0
+    for f in "${hostfwds[@]}"; do netdev+=",hostfwd=$f"; done
+    cmd+=(-netdev "$netdev" -device virtio-net-device,netdev=net0)
+fi
+if [ -n "$console_socket" ]; then
+    cmd+=(-device virtio-serial-device -chardev "socket,id=vcon0,path=$console_socket,server=on,wait=off"
+        -device virtconsole,chardev=vcon0)
 fi
 
 [ "$gdb" = 0 ] || cmd+=(-s -S)
