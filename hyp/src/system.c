@@ -185,6 +185,10 @@ static void allocate_regions(void)
             region_pa[i] = platform.uart_pa & ~(SZ_4K - 1);
             break;
         }
+        if (r->source == HYP_MR_PLATFORM_GICV && !platform.gicv_pa) {
+            LOG_INFO("region %-16s size 0x%08lx: no GICV on this GICv%u", r->name, r->size, platform.gic_version);
+            continue;
+        }
         LOG_INFO("region %-16s size 0x%08lx at PA 0x%lx", r->name, r->size, region_pa[i]);
     }
 }
