@@ -65,10 +65,7 @@ seL4_Error seL4_TCB_ReadRegisters(seL4_TCB tcb, seL4_Bool suspend_source, seL4_U
     if (suspend_source) {
         vcpu_suspend(v);
     }
-    seL4_Word *out = (seL4_Word *)regs;
-    for (seL4_Word i = 0; i < count; i++) {
-        out[i] = vcpu_read_context(v, (unsigned)i);
-    }
+    vcpu_read_context_words(v, (seL4_Word *)regs, (unsigned)count);
     return seL4_NoError;
 }
 
@@ -83,10 +80,7 @@ seL4_Error seL4_TCB_WriteRegisters(seL4_TCB tcb, seL4_Bool resume_target, seL4_U
     if (count > SEL4_USER_CONTEXT_SIZE) {
         count = SEL4_USER_CONTEXT_SIZE;
     }
-    const seL4_Word *in = (const seL4_Word *)regs;
-    for (seL4_Word i = 0; i < count; i++) {
-        vcpu_write_context(v, (unsigned)i, in[i]);
-    }
+    vcpu_write_context_words(v, (const seL4_Word *)regs, (unsigned)count);
     /* NextIP := pc: with one pc field per vCPU, the write above already did it. */
     if (resume_target) {
         vcpu_restart(v);

@@ -22,6 +22,7 @@ _Static_assert(offsetof(struct vcpu_frame, esr) == VCPU_FRAME_ESR, "frame layout
 _Static_assert(offsetof(struct vcpu_frame, far) == VCPU_FRAME_FAR, "frame layout");
 _Static_assert(offsetof(struct vcpu_frame, hpfar) == VCPU_FRAME_HPFAR, "frame layout");
 _Static_assert(offsetof(struct vcpu_frame, sp_el0) == VCPU_FRAME_SP_EL0, "frame layout");
+_Static_assert(sizeof(struct vcpu_frame) == VCPU_FRAME_WORDS * sizeof(uint64_t), "frame layout");
 _Static_assert(offsetof(struct vcpu_fp, fpsr) == 512, "fp layout");
 _Static_assert(offsetof(seL4_UserContext, x19) == 24 * 8, "seL4_UserContext layout");
 _Static_assert(SEL4_USER_CONTEXT_SIZE == 36, "seL4_UserContext size");
@@ -37,6 +38,19 @@ enum { UC_PC = -1, UC_SP = -2, UC_SPSR = -3, UC_TPIDR = -4, UC_TPIDRRO = -5 };
 static const int8_t user_context_map[SEL4_USER_CONTEXT_SIZE] = {
     UC_PC, UC_SP, UC_SPSR, 0,  1,  2,  3,  4,  5,  6,  7,  8,  16, 17, 18, 29, 30,       9,
     10,    11,    12,      13, 14, 15, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, UC_TPIDR, UC_TPIDRRO};
+
+/*
+ * The same order as words of the exit frame, for the 34 fields that live there
+ * (all but the TPIDRs): the Read/WriteRegisters hot path is one table lookup
+ * and one copy per word (DESIGN 3: the exit path must be short).
+ */
+enum { FW_PC = 31, FW_SPSR = 32, FW_SP = 36, UC_FRAME_FIELDS = 34, UC_INDEX_SPSR = 2 };
+_Static_assert(offsetof(struct vcpu_frame, pc) == FW_PC * 8 && offsetof(struct vcpu_frame, spsr) == FW_SPSR * 8 &&
+                   offsetof(struct vcpu_frame, sp_el0) == FW_SP * 8,
+               "frame word numbers");
+static const uint8_t user_context_frame_word[UC_FRAME_FIELDS] = {
+    FW_PC, FW_SP, FW_SPSR, 0,  1,  2,  3,  4,  5,  6,  7,  8,  16, 17, 18, 29, 30,
+    9,     10,    11,      12, 13, 14, 15, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28};
 
 void vcpu_init(struct vcpu *v, unsigned id, struct pd *pd)
 {
@@ -312,6 +326,33 @@ void vcpu_write_context(struct vcpu *v, unsigned idx, uint64_t value)
             v->saved.tpidrro_el0 = value;
         }
         break;
+    }
+}
+
+void vcpu_read_context_words(struct vcpu *v, seL4_Word *out, unsigned count)
+{
+    const uint64_t *frame = v->frame.word;
+    unsigned n = count < UC_FRAME_FIELDS ? count : UC_FRAME_FIELDS;
+    for (unsigned i = 0; i < n; i++) {
+        out[i] = frame[user_context_frame_word[i]];
+    }
+    for (unsigned i = n; i < count; i++) {
+        out[i] = vcpu_read_context(v, i);
+    }
+}
+
+void vcpu_write_context_words(struct vcpu *v, const seL4_Word *in, unsigned count)
+{
+    uint64_t *frame = v->frame.word;
+    unsigned n = count < UC_FRAME_FIELDS ? count : UC_FRAME_FIELDS;
+    for (unsigned i = 0; i < n; i++) {
+        frame[user_context_frame_word[i]] = in[i];
+    }
+    if (n > UC_INDEX_SPSR) {
+        v->frame.spsr = vcpu_sanitise_spsr(v->frame.spsr);
+    }
+    for (unsigned i = n; i < count; i++) {
+        vcpu_write_context(v, i, in[i]);
     }
 }
 

@@ -23,13 +23,20 @@
 #define HYP_MAX_VCPUS 8
 #define VCPU_FAULT_MRS 13
 
+#define VCPU_FRAME_WORDS 37
+
 /* Saved on every exit by vectors.S. */
 struct vcpu_frame {
-    uint64_t x[31];
-    uint64_t pc; /* ELR_EL2; the TCB's FaultIP/NextIP */
-    uint64_t spsr;
-    uint64_t esr, far, hpfar;
-    uint64_t sp_el0; /* the guest's SP_EL0 (hyp itself runs on SP_EL0) */
+    union {
+        struct {
+            uint64_t x[31];
+            uint64_t pc; /* ELR_EL2; the TCB's FaultIP/NextIP */
+            uint64_t spsr;
+            uint64_t esr, far, hpfar;
+            uint64_t sp_el0; /* the guest's SP_EL0 (hyp itself runs on SP_EL0) */
+        };
+        uint64_t word[VCPU_FRAME_WORDS]; /* the same, by position (Read/WriteRegisters) */
+    };
 };
 
 struct vcpu_fp {
@@ -89,4 +96,7 @@ void vcpu_write_lr(struct vcpu *v, unsigned idx, uint32_t value);
 uint64_t vcpu_read_context(struct vcpu *v, unsigned idx);
 void vcpu_write_context(struct vcpu *v, unsigned idx, uint64_t value);
 uint64_t vcpu_sanitise_spsr(uint64_t spsr);
+/* Words 0..count-1 of seL4_UserContext (count <= 36), as Read/WriteRegisters copy them; writes sanitise spsr. */
+void vcpu_read_context_words(struct vcpu *v, seL4_Word *out, unsigned count);
+void vcpu_write_context_words(struct vcpu *v, const seL4_Word *in, unsigned count);
 #endif /* __ASSEMBLER__ */
