@@ -97,8 +97,9 @@ static void handle_maintenance(struct hyp_cpu *c)
         v->fault_mr[seL4_VGICMaintenance_IDX] = idx;
         pd_queue_fault(v, seL4_Fault_VGICMaintenance, seL4_VGICMaintenance_Length);
     }
-    /* Deassert until the guest runs again; more completed LRs then raise the next fault. */
+    /* Deassert until the guest runs again (vcpu_run sets En); more completed LRs then raise the next fault. */
     gich_write_hcr(0);
+    c->gich_en = false;
 }
 
 void irq_poll(void)

@@ -105,29 +105,24 @@ static void deliver_notifications(struct pd *pd)
     flush_deferred(pd);
 }
 
-static void deliver_fault(struct pd *pd)
+/* Deliver `v`'s fault, whose MRs are in the IPC buffer, to the PD's fault() and apply the reply (ABI 2.5). */
+static void deliver(struct pd *pd, struct vcpu *v)
 {
-    struct vcpu *v = pd->fault_head;
-    pd->fault_head = v->fault_next;
-    if (!pd->fault_head) {
-        pd->fault_tail = NULL;
-    }
-    v->fault_next = NULL;
-    v->state = VCPU_BLOCKED_ON_REPLY;
-    /* Fixed-size copy: inlined as general-register loads/stores. */
-    _Static_assert(sizeof(v->fault_mr) == 13 * sizeof(seL4_Word), "fault MRs");
-    __builtin_memcpy(pd->ipc.msg, v->fault_mr, sizeof(v->fault_mr));
-    seL4_MessageInfo_t tag = seL4_MessageInfo_new(v->fault_label, 0, 0, v->fault_len);
-    seL4_MessageInfo_t reply = seL4_MessageInfo_new(0, 0, 0, 0);
-    pd->ipc.tag = tag;
-    if (!pd->desc->fault) {
+    seL4_Bool (*fault)(microkit_child, microkit_msginfo, microkit_msginfo *) = pd->desc->fault;
+    if (!fault) {
         hyp_panic("PD '%s' has no fault() entry point (vCPU %u fault label %lu)", pd->desc->name, v->id,
                   v->fault_label);
     }
+    v->state = VCPU_BLOCKED_ON_REPLY;
+    seL4_MessageInfo_t tag = seL4_MessageInfo_new(v->fault_label, 0, 0, v->fault_len);
+    seL4_MessageInfo_t reply = seL4_MessageInfo_new(0, 0, 0, 0);
+    pd->ipc.tag = tag;
     enter(pd);
-    seL4_Bool do_reply = pd->desc->fault(v->id, tag, &reply);
+    seL4_Bool do_reply = fault(v->id, tag, &reply);
     pd->in_entry = false;
-    flush_deferred(pd);
+    if (pd->deferred != PD_DEFERRED_NONE) {
+        flush_deferred(pd);
+    }
     /* A Suspend or restart during fault() unlinked the reply: replying is a silent no-op (ABI 2.5). */
     if (v->state != VCPU_BLOCKED_ON_REPLY) {
         return;
@@ -139,6 +134,38 @@ static void deliver_fault(struct pd *pd)
         LOG_DEBUG("vCPU %u stopped by its fault reply (label %lu)", v->id, v->fault_label);
     }
     v->fault_label = seL4_Fault_NullFault;
+}
+
+static void deliver_fault(struct pd *pd)
+{
+    struct vcpu *v = pd->fault_head;
+    pd->fault_head = v->fault_next;
+    if (!pd->fault_head) {
+        pd->fault_tail = NULL;
+    }
+    v->fault_next = NULL;
+    for (seL4_Word i = 0; i < v->fault_len; i++) {
+        pd->ipc.msg[i] = v->fault_mr[i];
+    }
+    deliver(pd, v);
+}
+
+/*
+ * Fast path for a guest trap (DESIGN 3): when the PD has nothing else to
+ * receive (no backend work, no notification, no queued fault), seL4's receive
+ * order makes the new fault the very next message, so it is built straight in
+ * the IPC buffer and delivered at once, without the queue and the MR copy.
+ */
+void pd_raise_fault(struct vcpu *v, const seL4_Word *mrs, seL4_Word label, seL4_Word len)
+{
+    struct pd *pd = v->pd;
+    if (mrs != pd->ipc.msg) {
+        pd_queue_fault(v, label, len);
+        return;
+    }
+    v->fault_label = label;
+    v->fault_len = len;
+    deliver(pd, v);
 }
 
 void pd_run(struct pd *pd)

@@ -12,6 +12,7 @@
 #include <hyp/gic.h>
 #include <hyp/irq.h>
 #include <hyp/log.h>
+#include <hyp/pd.h>
 #include <hyp/trap.h>
 #include <hyp/vcpu.h>
 
@@ -19,8 +20,6 @@ _Static_assert(offsetof(struct vcpu_frame, x) == VCPU_FRAME_X, "frame layout");
 _Static_assert(offsetof(struct vcpu_frame, pc) == VCPU_FRAME_PC, "frame layout");
 _Static_assert(offsetof(struct vcpu_frame, spsr) == VCPU_FRAME_SPSR, "frame layout");
 _Static_assert(offsetof(struct vcpu_frame, esr) == VCPU_FRAME_ESR, "frame layout");
-_Static_assert(offsetof(struct vcpu_frame, far) == VCPU_FRAME_FAR, "frame layout");
-_Static_assert(offsetof(struct vcpu_frame, hpfar) == VCPU_FRAME_HPFAR, "frame layout");
 _Static_assert(offsetof(struct vcpu_frame, sp_el0) == VCPU_FRAME_SP_EL0, "frame layout");
 _Static_assert(sizeof(struct vcpu_frame) == VCPU_FRAME_WORDS * sizeof(uint64_t), "frame layout");
 _Static_assert(offsetof(struct vcpu_fp, fpsr) == 512, "fp layout");
@@ -44,7 +43,7 @@ static const int8_t user_context_map[SEL4_USER_CONTEXT_SIZE] = {
  * (all but the TPIDRs): the Read/WriteRegisters hot path is one table lookup
  * and one copy per word (DESIGN 3: the exit path must be short).
  */
-enum { FW_PC = 31, FW_SPSR = 32, FW_SP = 36, UC_FRAME_FIELDS = 34, UC_INDEX_SPSR = 2 };
+enum { FW_PC = 31, FW_SPSR = 32, FW_SP = 34, UC_FRAME_FIELDS = 34, UC_INDEX_SPSR = 2 };
 _Static_assert(offsetof(struct vcpu_frame, pc) == FW_PC * 8 && offsetof(struct vcpu_frame, spsr) == FW_SPSR * 8 &&
                    offsetof(struct vcpu_frame, sp_el0) == FW_SP * 8,
                "frame word numbers");
@@ -213,7 +212,7 @@ void vcpu_load(struct vcpu *v)
     }
     sysreg_write(tpidr_el0, v->saved.tpidr_el0);
     sysreg_write(tpidrro_el0, v->saved.tpidrro_el0);
-    /* ABI 3.5 restore: GIC virtual interface state (GICH_HCR is written on each entry). */
+    /* ABI 3.5 restore: GIC virtual interface state (GICH_HCR is written by vcpu_run). */
     gich_write_vmcr(v->saved.gich_vmcr);
     gich_write_apr(v->saved.gich_apr);
     for (unsigned i = 0; i < gic_num_lrs(); i++) {
@@ -241,16 +240,6 @@ void vcpu_write_sysreg(struct vcpu *v, unsigned id, uint64_t value)
     }
 }
 
-uint64_t vcpu_read_sp_el0(struct vcpu *v)
-{
-    return v->frame.sp_el0;
-}
-
-void vcpu_write_sp_el0(struct vcpu *v, uint64_t value)
-{
-    v->frame.sp_el0 = value;
-}
-
 uint32_t vcpu_read_lr(struct vcpu *v, unsigned idx)
 {
     return vcpu_is_loaded_here(v) ? gich_read_lr(idx) : v->saved.lr[idx];
@@ -263,16 +252,6 @@ void vcpu_write_lr(struct vcpu *v, unsigned idx, uint32_t value)
     } else {
         v->saved.lr[idx] = value;
     }
-}
-
-/* ABI 3.4: a vCPU thread keeps EL0t/EL1t/EL1h; anything else becomes EL0t with F masked (debug kernel). */
-uint64_t vcpu_sanitise_spsr(uint64_t spsr)
-{
-    uint64_t mode = spsr & PSR_MODE_MASK;
-    if (mode == PSR_MODE_EL0T || mode == PSR_MODE_EL1T || mode == PSR_MODE_EL1H) {
-        return spsr;
-    }
-    return (spsr & 0xf0000000ull) | PSR_MODE_EL0T | PSR_F;
 }
 
 uint64_t vcpu_read_context(struct vcpu *v, unsigned idx)
@@ -359,21 +338,33 @@ void vcpu_write_context_words(struct vcpu *v, const seL4_Word *in, unsigned coun
 void vcpu_run(struct vcpu *v)
 {
     struct hyp_cpu *c = cpu_this();
-    irq_vcpu_entry();
-    gich_write_hcr(GICH_HCR_EN); /* ABI 3.7: the maintenance IRQ can only assert while the guest runs */
-    c->exits++;
-    uint64_t code = hyp_vcpu_enter(&v->frame);
-    switch (code) {
-    case EXIT_SYNC:
-        trap_handle_sync(v);
-        break;
-    case EXIT_IRQ:
-    case EXIT_FIQ:
-        irq_poll();
-        break;
-    default:
-        /* ABI 2.3: seL4 halts on an SError from the guest. */
-        hyp_panic("SError taken from vCPU %u (ESR_EL2 0x%lx, pc 0x%lx)", v->id, v->frame.esr, v->frame.pc);
-    }
-    gich_write_hcr(0);
+    /*
+     * Fast path (DESIGN 3): a trap whose fault was delivered and answered at
+     * once (pd_raise_fault) resumes the guest from this loop, without a pass
+     * through the event loop, for as long as the PD has nothing to receive.
+     */
+    do {
+        if (c->vtimer_hw_masked) {
+            irq_vcpu_entry();
+        }
+        /*
+         * ABI 3.7: GICH_HCR.En while the guest runs. It stays set while hyp and
+         * the VMM run (nothing but the guest's EOIs raises the EOI maintenance
+         * condition), except after a maintenance IRQ, which irq.c deasserts by
+         * clearing it: written only when it changes, not on every entry and exit.
+         */
+        if (!c->gich_en) {
+            gich_write_hcr(GICH_HCR_EN);
+            c->gich_en = true;
+        }
+        uint64_t code = vcpu_enter(&v->frame);
+        if (code == EXIT_SYNC) {
+            trap_handle_sync(v);
+        } else if (code == EXIT_IRQ || code == EXIT_FIQ) {
+            irq_poll();
+        } else {
+            /* ABI 2.3: seL4 halts on an SError from the guest. */
+            hyp_panic("SError taken from vCPU %u (ESR_EL2 0x%lx, pc 0x%lx)", v->id, v->frame.esr, v->frame.pc);
+        }
+    } while (v->state == VCPU_RUNNABLE && !pd_has_work(v->pd));
 }

@@ -38,7 +38,7 @@ void gic_irq_configure(uint32_t intid, bool edge);
 uint32_t gic_ack(void);
 void gic_eoi(uint32_t iar);
 
-/* GICH_HCR (GICv2 spec 5.3.1), written on every guest entry and exit: inline. */
+/* GICH_HCR (GICv2 spec 5.3.1), written before a guest entry when En changed (vcpu_run, irq.c): inline. */
 extern uintptr_t gic_gich_base;
 static inline void gich_write_hcr(uint32_t v)
 {

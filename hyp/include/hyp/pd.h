@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <hyp/backend.h>
 #include <hyp/system.h>
 
 struct vcpu;
@@ -43,10 +44,28 @@ struct pd {
 extern struct pd hyp_pds[HYP_MAX_PDS];
 extern unsigned hyp_num_pds;
 
+/*
+ * True if the PD has something to receive before its guest may run again (ABI
+ * 1.2 receive order, hyp's backends first): backend work, a notification or a
+ * queued fault.
+ */
+static inline bool pd_has_work(const struct pd *pd)
+{
+    return backend_pending_mask || pd->notify_pending || pd->fault_head;
+}
+
 /* The PD whose code is running (the caller of a seL4_* operation). */
 struct pd *pd_current(void);
 /* Queue the fault whose MRs are in v->fault_mr on its PD's endpoint; `v` becomes BlockedOnSend. */
 void pd_queue_fault(struct vcpu *v, seL4_Word label, seL4_Word len);
+/*
+ * A fault raised by a guest trap, its `len` MRs at `mrs`. If the PD has
+ * nothing else to receive (!pd_has_work), the caller has written them straight
+ * into the PD's IPC buffer (mrs == pd->ipc.msg) and the fault is delivered at
+ * once: fault() runs and its reply is applied before pd_raise_fault returns.
+ * Otherwise they are in v->fault_mr and the fault is queued (pd_queue_fault).
+ */
+void pd_raise_fault(struct vcpu *v, const seL4_Word *mrs, seL4_Word label, seL4_Word len);
 /* Remove `v`'s pending fault (queued or awaiting reply), as seL4 cancelIPC does. */
 void pd_cancel_fault(struct vcpu *v);
 void pd_signal(struct pd *pd, microkit_channel ch);
