@@ -26,9 +26,10 @@
 #define ESR_SYSREG_RT_SHIFT 5
 #define ESR_SYSREG_DIR_READ 1u
 
-/* pc (word 0) .. x7 and pc .. x3 in seL4_UserContext. */
+/* pc (word 0) .. x7, pc .. x3 and pc .. x0 in seL4_UserContext. */
 #define SMC_READ_COUNT (VCPU_CTX_X0 + 8)
 #define SMC_WRITE_COUNT (VCPU_CTX_X0 + 4)
+#define SMC_FID_COUNT (VCPU_CTX_X0 + 1)
 
 /* The guest has to stop: log why with a decoded dump, and stop all its vCPUs. */
 static bool stop_guest(size_t vcpu, const char *reason)
@@ -143,10 +144,21 @@ static bool fault_vm(size_t vcpu)
     return data_abort(vcpu, pc, addr, esr);
 }
 
-/* SMC (VCPUFault, EC 0x17): the trapped SMC is re-executed unless pc moves past it. */
+/*
+ * SMC (VCPUFault, EC 0x17): the trapped SMC is re-executed unless pc moves
+ * past it. Fast path: pc .. x0 tell whether the id is one nobody implements
+ * (smccc_unsupported); its answer is x0 alone, so pc .. x0 go back.
+ */
 static bool fault_smc(size_t vcpu)
 {
     seL4_UserContext ctx;
+    if (!vcpu_read_regs(vcpu, &ctx, SMC_FID_COUNT)) {
+        return false;
+    }
+    if (smccc_unsupported(vcpu, ctx.x0, &ctx.x0)) {
+        ctx.pc += 4; /* SMC is always a 32-bit instruction */
+        return vcpu_write_regs(vcpu, &ctx, SMC_FID_COUNT);
+    }
     if (!vcpu_read_regs(vcpu, &ctx, SMC_READ_COUNT)) {
         return false;
     }
@@ -232,9 +244,20 @@ static bool fault_vcpu(size_t vcpu)
     }
 }
 
-/* HVC (UnknownSyscall): answered entirely through the reply message (ABI 2.5). */
+/*
+ * HVC (UnknownSyscall): answered entirely through the reply message (ABI 2.5):
+ * MR0-7 become x0-x7 and MR8 the restart pc. Fast path: an id nobody
+ * implements (smccc_unsupported) changes MR0 alone.
+ */
 static bool fault_hvc(size_t vcpu, microkit_msginfo *reply)
 {
+    uint64_t x0;
+    if (smccc_unsupported(vcpu, microkit_mr_get(seL4_UnknownSyscall_X0), &x0)) {
+        microkit_mr_set(seL4_UnknownSyscall_X0, x0);
+        microkit_mr_set(seL4_UnknownSyscall_FaultIP, microkit_mr_get(seL4_UnknownSyscall_FaultIP) + 4);
+        *reply = microkit_msginfo_new(0, HVC_REPLY_MRS);
+        return true;
+    }
     uint64_t regs[8];
     for (seL4_Uint8 i = 0; i < 8; i++) {
         regs[i] = microkit_mr_get(seL4_UnknownSyscall_X0 + i);

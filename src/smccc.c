@@ -52,25 +52,61 @@ static bool fid_well_formed(uint32_t fid)
     return (fid & SMCCC_FAST_CALL) != 0 && (fid & SMCCC_MBZ_MASK) == 0;
 }
 
-static enum smccc_outcome dispatch(size_t vcpu, uint32_t fid, const uint64_t args[8], int64_t *ret)
+enum smccc_service {
+    SERVICE_NONE, /* yielding calls, malformed ids, owners and ranges nobody implements here */
+    SERVICE_ARCH, /* Arm Architecture Calls */
+    SERVICE_PSCI, /* Standard Secure Service calls 0x00..0x1f */
+};
+
+static enum smccc_service fid_service(uint32_t fid)
 {
     if (!fid_well_formed(fid)) {
-        /* Yielding calls and malformed ids: there is no Trusted OS behind us. */
-        LOG_GUEST(LOG_LEVEL_DEBUG, "vCPU %zu: function id 0x%x not supported", vcpu, fid);
-        *ret = SMCCC_RET_NOT_SUPPORTED;
-        return SMCCC_RESUME;
+        return SERVICE_NONE; /* there is no Trusted OS behind us for yielding calls */
     }
     uint32_t owner = (fid >> SMCCC_OWNER_SHIFT) & SMCCC_OWNER_MASK;
     if (owner == SMCCC_OWNER_ARCH) {
-        *ret = smccc_arch_call(vcpu, fid, args);
-        return SMCCC_RESUME;
+        return SERVICE_ARCH;
     }
     if (owner == SMCCC_OWNER_STANDARD && (fid & 0xffff) <= 0x1f) {
-        return psci_handle(vcpu, fid, args, ret);
+        return SERVICE_PSCI;
     }
-    LOG_GUEST(LOG_LEVEL_DEBUG, "vCPU %zu: function id 0x%x (owner %u) not supported", vcpu, fid, owner);
-    *ret = SMCCC_RET_NOT_SUPPORTED;
-    return SMCCC_RESUME;
+    return SERVICE_NONE;
+}
+
+/* Debug aid only: checked before the call, so that it costs the hot path nothing at the default level. */
+static void log_unsupported(size_t vcpu, uint32_t fid)
+{
+    if (vmm_log_level >= LOG_LEVEL_DEBUG) {
+        LOG_GUEST(LOG_LEVEL_DEBUG, "vCPU %zu: function id 0x%x (owner %u) not supported", vcpu, fid,
+                  (fid >> SMCCC_OWNER_SHIFT) & SMCCC_OWNER_MASK);
+    }
+}
+
+bool smccc_unsupported(size_t vcpu, uint64_t x0, uint64_t *result)
+{
+    uint32_t fid = (uint32_t)x0;
+    if (fid_service(fid) != SERVICE_NONE) {
+        return false;
+    }
+    log_unsupported(vcpu, fid);
+    /* -1 as a 64-bit value, and sign-extended from W0 for a 32-bit call: the same bits. */
+    *result = (uint64_t)(int64_t)SMCCC_RET_NOT_SUPPORTED;
+    return true;
+}
+
+static enum smccc_outcome dispatch(size_t vcpu, uint32_t fid, const uint64_t args[8], int64_t *ret)
+{
+    switch (fid_service(fid)) {
+    case SERVICE_ARCH:
+        *ret = smccc_arch_call(vcpu, fid, args);
+        return SMCCC_RESUME;
+    case SERVICE_PSCI:
+        return psci_handle(vcpu, fid, args, ret);
+    default:
+        log_unsupported(vcpu, fid);
+        *ret = SMCCC_RET_NOT_SUPPORTED;
+        return SMCCC_RESUME;
+    }
 }
 
 enum smccc_outcome smccc_handle(size_t vcpu, uint64_t regs[8])

@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,3 +20,11 @@ enum smccc_outcome {
  * results. Unknown function ids answer NOT_SUPPORTED (-1) in x0.
  */
 enum smccc_outcome smccc_handle(size_t vcpu, uint64_t regs[8]);
+
+/*
+ * Fast path (DESIGN 3) for the commonest call, one no service here
+ * implements: true if x0's function id is one (unknown owner or range,
+ * yielding or malformed), with the whole answer, NOT_SUPPORTED, in *result
+ * for x0; nothing else is read or changed. False: call smccc_handle().
+ */
+bool smccc_unsupported(size_t vcpu, uint64_t x0, uint64_t *result);
