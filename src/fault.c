@@ -53,6 +53,20 @@ static bool inject_abort(size_t vcpu, uint64_t pc, bool instruction_abort)
     return true;
 }
 
+/* An access no emulated region claims: the guest gets an external abort, as from a bus nothing answers. */
+static bool no_device(size_t vcpu, uint64_t pc, uint64_t gpa, bool is_write)
+{
+    LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: %s at IPA 0x%llx (pc 0x%llx): no device there", vcpu,
+              is_write ? "write" : "read", (unsigned long long)gpa, (unsigned long long)pc);
+    return inject_abort(vcpu, pc, false);
+}
+
+/* The access failed in its region (handler refused, or it ran off the end), or no region claims it. */
+static bool mmio_failed(size_t vcpu, uint64_t pc, uint64_t gpa, bool is_write, enum mmio_dispatch_result r)
+{
+    return r == MMIO_UNCLAIMED ? no_device(vcpu, pc, gpa, is_write) : inject_abort(vcpu, pc, false);
+}
+
 static bool mmio_store(size_t vcpu, uint64_t pc, uint64_t gpa, const struct mmio_syndrome *s)
 {
     seL4_UserContext ctx;
@@ -69,8 +83,9 @@ static bool mmio_store(size_t vcpu, uint64_t pc, uint64_t gpa, const struct mmio
         .is_write = true,
         .value = mmio_store_value(s, reg),
     };
-    if (mmio_dispatch(vcpu, &access) != MMIO_HANDLED) {
-        return inject_abort(vcpu, pc, false);
+    enum mmio_dispatch_result r = mmio_dispatch(vcpu, &access);
+    if (r != MMIO_HANDLED) {
+        return mmio_failed(vcpu, pc, gpa, true, r);
     }
     ctx.pc = pc + s->insn_len;
     return vcpu_write_regs(vcpu, &ctx, 1);
@@ -79,8 +94,9 @@ static bool mmio_store(size_t vcpu, uint64_t pc, uint64_t gpa, const struct mmio
 static bool mmio_load(size_t vcpu, uint64_t pc, uint64_t gpa, const struct mmio_syndrome *s)
 {
     struct mmio_access access = {.gpa = gpa, .width = s->width, .is_write = false, .value = 0};
-    if (mmio_dispatch(vcpu, &access) != MMIO_HANDLED) {
-        return inject_abort(vcpu, pc, false);
+    enum mmio_dispatch_result r = mmio_dispatch(vcpu, &access);
+    if (r != MMIO_HANDLED) {
+        return mmio_failed(vcpu, pc, gpa, false, r);
     }
     /* WriteRegisters writes words 0..count-1, so the words before Rt must be read first. */
     seL4_UserContext ctx;
@@ -101,10 +117,18 @@ static bool skip_instruction(size_t vcpu, uint64_t pc, unsigned len)
     return vcpu_write_regs(vcpu, &ctx, 1);
 }
 
+/* A described access (ISV), FAR valid, no cache maintenance, not on a stage-1 table walk: the common case. */
+#define DABT_PLAIN_MASK (ESR_DABT_ISV | ESR_DABT_FNV | ESR_DABT_CM | ESR_DABT_S1PTW)
+#define DABT_PLAIN ESR_DABT_ISV
+
 static bool data_abort(size_t vcpu, uint64_t pc, uint64_t addr, uint32_t esr)
 {
     struct mmio_syndrome s;
     mmio_decode_syndrome(esr, &s);
+    if ((esr & DABT_PLAIN_MASK) == DABT_PLAIN && mmio_dfsc_is_mmio(s.dfsc)) {
+        /* Fast path: one registry lookup, in mmio_dispatch (the checks below, in the order they apply). */
+        return s.is_write ? mmio_store(vcpu, pc, addr, &s) : mmio_load(vcpu, pc, addr, &s);
+    }
     if (!mmio_dfsc_is_mmio(s.dfsc) || s.far_invalid || s.s1ptw) {
         LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: data abort at pc 0x%llx, IPA 0x%llx, ESR 0x%08x (DFSC 0x%02x%s%s)", vcpu,
                   (unsigned long long)pc, (unsigned long long)addr, esr, s.dfsc, s.far_invalid ? ", FnV" : "",
@@ -112,9 +136,7 @@ static bool data_abort(size_t vcpu, uint64_t pc, uint64_t addr, uint32_t esr)
         return inject_abort(vcpu, pc, false);
     }
     if (!mmio_claimed(addr)) {
-        LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: %s at IPA 0x%llx (pc 0x%llx): no device there", vcpu,
-                  s.is_write ? "write" : "read", (unsigned long long)addr, (unsigned long long)pc);
-        return inject_abort(vcpu, pc, false);
+        return no_device(vcpu, pc, addr, s.is_write);
     }
     if (s.cache_maint) {
         /* DC on an emulated device: nothing to maintain (no cached copy exists). */

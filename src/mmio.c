@@ -1,7 +1,8 @@
 /*
  * Emulated MMIO region registry: a sorted array with binary-search lookup.
  * Regions never overlap, so "the last region whose base is <= gpa" is the
- * only candidate for any address.
+ * only candidate for any address. The region found last is tried first:
+ * a guest's exits to one device come in runs (DESIGN 3: a short exit path).
  */
 #include <libvmm/log.h>
 #include <libvmm/mmio.h>
@@ -16,6 +17,10 @@ struct mmio_region {
 
 static struct mmio_region regions[MMIO_MAX_REGIONS];
 static size_t num_regions;
+
+/* Index of the region the last successful lookup found; out of range (NO_HIT) after any change to the table. */
+#define NO_HIT MMIO_MAX_REGIONS
+static size_t last_hit = NO_HIT;
 
 /* Index of the first region whose base is > gpa (0..num_regions). */
 static size_t upper_bound(uint64_t gpa)
@@ -35,12 +40,15 @@ static size_t upper_bound(uint64_t gpa)
 
 static const struct mmio_region *lookup(uint64_t gpa)
 {
+    if (last_hit < num_regions && gpa >= regions[last_hit].base && gpa <= regions[last_hit].last) {
+        return &regions[last_hit];
+    }
     size_t i = upper_bound(gpa);
-    if (i == 0) {
+    if (i == 0 || gpa > regions[i - 1].last) {
         return NULL;
     }
-    const struct mmio_region *r = &regions[i - 1];
-    return gpa <= r->last ? r : NULL;
+    last_hit = i - 1;
+    return &regions[i - 1];
 }
 
 bool mmio_register(uint64_t gpa, uint64_t size, mmio_handler_fn handler, void *cookie)
@@ -73,6 +81,7 @@ bool mmio_register(uint64_t gpa, uint64_t size, mmio_handler_fn handler, void *c
     }
     regions[i] = (struct mmio_region){gpa, last, handler, cookie};
     num_regions++;
+    last_hit = NO_HIT;
     return true;
 }
 
@@ -87,6 +96,7 @@ bool mmio_unregister(uint64_t gpa)
         regions[j] = regions[j + 1];
     }
     num_regions--;
+    last_hit = NO_HIT;
     return true;
 }
 
@@ -122,4 +132,5 @@ size_t mmio_region_count(void)
 void mmio_reset(void)
 {
     num_regions = 0;
+    last_hit = NO_HIT;
 }
