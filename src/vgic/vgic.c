@@ -38,6 +38,32 @@ bool vgic_irq_pending(const struct vgic_irq *irq)
     return irq->latch || (!irq->edge && irq->line);
 }
 
+static struct vgic_bits *irq_bits(const struct vgic_irq *irq)
+{
+    if (irq->intid < VGIC_NUM_LOCAL) {
+        return &vgic_state.vcpu[irq->owner].local_bits;
+    }
+    return &vgic_state.spi_bits[(irq->intid - VGIC_NUM_LOCAL) / 32];
+}
+
+void vgic_irq_sync_bits(struct vgic_irq *irq)
+{
+    uint8_t now =
+        (uint8_t)((irq->group1 ? 1u << VGIC_BIT_GROUP : 0) | (irq->enabled ? 1u << VGIC_BIT_ENABLED : 0) |
+                  (vgic_irq_pending(irq) ? 1u << VGIC_BIT_PENDING : 0) | (irq->active ? 1u << VGIC_BIT_ACTIVE : 0));
+    uint32_t changed = now ^ irq->bits;
+    if (changed == 0) {
+        return;
+    }
+    /* The words hold irq->bits: flipping the changed bits makes them hold `now`. */
+    struct vgic_bits *b = irq_bits(irq);
+    uint32_t mask = 1u << (irq->intid % 32);
+    for (; changed != 0; changed &= changed - 1) {
+        b->word[__builtin_ctz(changed)] ^= mask;
+    }
+    irq->bits = now;
+}
+
 /*
  * The vCPUs that could take irq now: pending, enabled, its group enabled
  * (4.3.1), not active (an active interrupt is not signalled again until it
@@ -59,6 +85,7 @@ static uint8_t irq_deliverable_to(const struct vgic_irq *irq)
 
 uint8_t vgic_irq_requeue(struct vgic_irq *irq)
 {
+    vgic_irq_sync_bits(irq);
     uint8_t want = irq_deliverable_to(irq);
     unsigned level = irq->priority >> VGIC_PRIO_SHIFT;
     if (want == irq->queued_mask && level == irq->queued_level) {
@@ -77,6 +104,19 @@ uint8_t vgic_irq_requeue(struct vgic_irq *irq)
 
 void vgic_irq_update(struct vgic_irq *irq)
 {
+    /*
+     * Fast path (DESIGN 3): an INTID that becomes deliverable to one vCPU
+     * whose queue is empty and which has a free LR would be the best queued
+     * INTID there, so it goes straight into that LR, as vgic_lr_refill()
+     * would load it, without passing through the queue.
+     */
+    if (irq->queued_mask == 0) {
+        vgic_irq_sync_bits(irq);
+        uint8_t want = irq_deliverable_to(irq);
+        if (want != 0 && (want & (want - 1)) == 0 && vgic_lr_load_now((size_t)__builtin_ctz(want), irq)) {
+            return;
+        }
+    }
     vgic_lr_refill_mask(vgic_irq_requeue(irq));
 }
 
@@ -196,6 +236,7 @@ static void irq_reset(struct vgic_irq *irq)
     irq->in_lr = false;
     irq->edge = sgi;
     irq->group1 = vgic_state.version == GIC_VERSION_3;
+    vgic_irq_sync_bits(irq);
 }
 
 static void irq_init(struct vgic_irq *irq, unsigned intid, size_t owner)

@@ -156,6 +156,16 @@ void vgic_lr_refill(size_t vcpu)
     }
 }
 
+bool vgic_lr_load_now(size_t vcpu, struct vgic_irq *irq)
+{
+    struct vgic_vcpu *vc = &vgic_state.vcpu[vcpu];
+    uint32_t free = lr_free(vc);
+    if (free == 0 || vc->queued_levels != 0) {
+        return false;
+    }
+    return lr_load(vcpu, pick_lr(vc, free, irq->intid), irq);
+}
+
 void vgic_lr_refill_mask(uint8_t vcpus)
 {
     for (uint32_t m = vcpus; m != 0; m &= m - 1) {

@@ -64,22 +64,6 @@ static uint32_t typer_read(void)
 
 enum bit_reg { BIT_GROUP, BIT_SET_ENABLE, BIT_CLEAR_ENABLE, BIT_SET_PEND, BIT_CLEAR_PEND, BIT_SET_ACT, BIT_CLEAR_ACT };
 
-static bool bit_get(enum bit_reg reg, const struct vgic_irq *irq)
-{
-    switch (reg) {
-    case BIT_GROUP:
-        return irq->group1;
-    case BIT_SET_ENABLE:
-    case BIT_CLEAR_ENABLE:
-        return irq->enabled;
-    case BIT_SET_PEND:
-    case BIT_CLEAR_PEND:
-        return vgic_irq_pending(irq);
-    default:
-        return irq->active;
-    }
-}
-
 /*
  * One written bit. IS/ICPENDR bits of SGIs are WI (SPENDSGIR/CPENDSGIR set
  * and clear their per-source state, 4.3.7, 4.3.8).
@@ -111,18 +95,20 @@ static void bit_set(enum bit_reg reg, struct vgic_irq *irq, bool one)
     }
 }
 
+_Static_assert(BIT_GROUP == 0 && BIT_CLEAR_ENABLE == 2 && BIT_CLEAR_PEND == 4 && BIT_CLEAR_ACT == 6 &&
+                   VGIC_BIT_GROUP == 0 && VGIC_BIT_ENABLED == 1 && VGIC_BIT_PENDING == 2 && VGIC_BIT_ACTIVE == 3,
+               "bit_kind");
+
+/* The set and clear views of a register share a word: BIT_GROUP -> group, BIT_{SET,CLEAR}_ENABLE -> enabled, ... */
+static enum vgic_bit bit_kind(enum bit_reg reg)
+{
+    return (enum vgic_bit)((reg + 1) / 2);
+}
+
 static uint32_t bits_read(size_t vcpu, uint32_t off)
 {
     enum bit_reg reg = (enum bit_reg)((off - GICD_IGROUPR) / GICD_BIT_BLOCK);
-    unsigned first = (off % GICD_BIT_BLOCK) * 8;
-    uint32_t value = 0;
-    for (unsigned i = 0; i < 32; i++) {
-        const struct vgic_irq *irq = vgic_irq_get(vcpu, first + i);
-        if (irq != NULL && bit_get(reg, irq)) {
-            value |= 1u << i;
-        }
-    }
-    return value;
+    return vgic_bits_read(vcpu, (off % GICD_BIT_BLOCK) * 8, bit_kind(reg));
 }
 
 static void bits_write(size_t vcpu, uint32_t off, uint32_t value)
