@@ -39,6 +39,14 @@ static bool stop_guest(size_t vcpu, const char *reason)
     return false;
 }
 
+/* A call !smccc_fid_served(): logged at debug level only, and the level is checked here, off the call. */
+static void note_unsupported(size_t vcpu, uint64_t x0)
+{
+    if (vmm_log_level >= LOG_LEVEL_DEBUG) {
+        smccc_log_unsupported(vcpu, (uint32_t)x0);
+    }
+}
+
 /* Deliver a synchronous external abort to the guest and resume it at the vector. */
 static bool inject_abort(size_t vcpu, uint64_t pc, bool instruction_abort)
 {
@@ -153,7 +161,7 @@ static bool data_abort(size_t vcpu, uint64_t pc, uint64_t addr, uint32_t esr)
     return s.is_write ? mmio_store(vcpu, pc, addr, &s) : mmio_load(vcpu, pc, addr, &s);
 }
 
-static bool fault_vm(size_t vcpu)
+static __attribute__((noinline)) bool fault_vm(size_t vcpu)
 {
     uint64_t pc = microkit_mr_get(seL4_VMFault_IP);
     uint64_t addr = microkit_mr_get(seL4_VMFault_Addr);
@@ -169,7 +177,7 @@ static bool fault_vm(size_t vcpu)
 /*
  * SMC (VCPUFault, EC 0x17): the trapped SMC is re-executed unless pc moves
  * past it. Fast path: pc .. x0 tell whether the id is one nobody implements
- * (smccc_unsupported); its answer is x0 alone, so pc .. x0 go back.
+ * (!smccc_fid_served); its answer is x0 alone, so pc .. x0 go back.
  */
 static bool fault_smc(size_t vcpu)
 {
@@ -177,7 +185,9 @@ static bool fault_smc(size_t vcpu)
     if (!vcpu_read_regs(vcpu, &ctx, SMC_FID_COUNT)) {
         return false;
     }
-    if (smccc_unsupported(vcpu, ctx.x0, &ctx.x0)) {
+    if (!smccc_fid_served((uint32_t)ctx.x0)) {
+        note_unsupported(vcpu, ctx.x0);
+        ctx.x0 = SMCCC_NOT_SUPPORTED_X0;
         ctx.pc += 4; /* SMC is always a 32-bit instruction */
         return vcpu_write_regs(vcpu, &ctx, SMC_FID_COUNT);
     }
@@ -249,7 +259,7 @@ static bool fault_sysreg(size_t vcpu, uint32_t esr)
     return vcpu_write_regs(vcpu, &ctx, count);
 }
 
-static bool fault_vcpu(size_t vcpu)
+static __attribute__((noinline)) bool fault_vcpu(size_t vcpu)
 {
     uint32_t esr = (uint32_t)microkit_mr_get(seL4_VCPUFault_HSR);
     switch (ESR_EC(esr)) {
@@ -266,20 +276,10 @@ static bool fault_vcpu(size_t vcpu)
     }
 }
 
-/*
- * HVC (UnknownSyscall): answered entirely through the reply message (ABI 2.5):
- * MR0-7 become x0-x7 and MR8 the restart pc. Fast path: an id nobody
- * implements (smccc_unsupported) changes MR0 alone.
- */
-static bool fault_hvc(size_t vcpu, microkit_msginfo *reply)
+/* HVC (UnknownSyscall) to a service we provide: MR0-7 become x0-x7 and MR8 the restart pc (ABI 2.5). */
+static __attribute__((noinline)) bool hvc_call(size_t vcpu, microkit_msginfo *reply)
 {
-    uint64_t x0;
-    if (smccc_unsupported(vcpu, microkit_mr_get(seL4_UnknownSyscall_X0), &x0)) {
-        microkit_mr_set(seL4_UnknownSyscall_X0, x0);
-        microkit_mr_set(seL4_UnknownSyscall_FaultIP, microkit_mr_get(seL4_UnknownSyscall_FaultIP) + 4);
-        *reply = microkit_msginfo_new(0, HVC_REPLY_MRS);
-        return true;
-    }
+    *reply = microkit_msginfo_new(0, 0);
     uint64_t regs[8];
     for (seL4_Uint8 i = 0; i < 8; i++) {
         regs[i] = microkit_mr_get(seL4_UnknownSyscall_X0 + i);
@@ -302,7 +302,25 @@ static bool fault_hvc(size_t vcpu, microkit_msginfo *reply)
     }
 }
 
-static bool fault_user_exception(size_t vcpu)
+/*
+ * HVC (UnknownSyscall): answered entirely through the reply message (ABI
+ * 2.5), with no register syscall. Fast path: an id nobody implements
+ * (!smccc_fid_served) changes MR0 alone, and the restart pc.
+ */
+static __attribute__((noinline)) bool fault_hvc(size_t vcpu, microkit_msginfo *reply)
+{
+    uint64_t x0 = microkit_mr_get(seL4_UnknownSyscall_X0);
+    if (smccc_fid_served((uint32_t)x0)) {
+        return hvc_call(vcpu, reply);
+    }
+    note_unsupported(vcpu, x0);
+    microkit_mr_set(seL4_UnknownSyscall_X0, SMCCC_NOT_SUPPORTED_X0);
+    microkit_mr_set(seL4_UnknownSyscall_FaultIP, microkit_mr_get(seL4_UnknownSyscall_FaultIP) + 4);
+    *reply = microkit_msginfo_new(0, HVC_REPLY_MRS);
+    return true;
+}
+
+static __attribute__((noinline)) bool fault_user_exception(size_t vcpu)
 {
     LOG_ERR("vCPU %zu: undefined trap at pc 0x%llx", vcpu,
             (unsigned long long)microkit_mr_get(seL4_UserException_FaultIP));
@@ -310,49 +328,67 @@ static bool fault_user_exception(size_t vcpu)
     return stop_guest(vcpu, "stopped the guest on a user exception");
 }
 
-/* Message registers each fault label carries (ABI 2.2). */
-static bool length_ok(seL4_Word label, seL4_Word length)
+/* The cold ends of fault_handle(), out of line so that the dispatch itself needs no stack frame. */
+static __attribute__((noinline, cold)) bool fault_not_configured(size_t vcpu, seL4_Word label)
 {
-    switch (label) {
-    case seL4_Fault_VMFault:
-        return length >= seL4_VMFault_Length;
-    case seL4_Fault_UnknownSyscall:
-        return length >= seL4_UnknownSyscall_Length;
-    case seL4_Fault_UserException:
-        return length >= seL4_UserException_Length;
-    default:
-        return length >= 1;
-    }
+    LOG_ERR("fault (label %llu) from vCPU %zu, which is not configured", (unsigned long long)label, vcpu);
+    return false;
 }
 
+static __attribute__((noinline, cold)) bool fault_malformed(size_t vcpu, seL4_Word label, seL4_Word count)
+{
+    LOG_ERR("vCPU %zu: fault label %llu with only %llu message registers", vcpu, (unsigned long long)label,
+            (unsigned long long)count);
+    return stop_guest(vcpu, "stopped the guest on a malformed fault message");
+}
+
+static __attribute__((noinline, cold)) bool fault_unknown(size_t vcpu, seL4_Word label)
+{
+    LOG_ERR("vCPU %zu: unknown fault label %llu", vcpu, (unsigned long long)label);
+    return stop_guest(vcpu, "stopped the guest on an unknown fault");
+}
+
+/* Each label's handler is a tail call after the check of the message registers it carries (ABI 2.2). */
 bool fault_handle(size_t vcpu_id, microkit_msginfo msginfo, microkit_msginfo *reply)
 {
     seL4_Word label = microkit_msginfo_get_label(msginfo);
+    seL4_Word count = microkit_msginfo_get_count(msginfo);
     if (!guest_vcpu_valid(vcpu_id)) {
-        LOG_ERR("fault (label %llu) from vCPU %zu, which is not configured", (unsigned long long)label, vcpu_id);
-        return false;
+        return fault_not_configured(vcpu_id, label);
     }
-    if (!length_ok(label, microkit_msginfo_get_count(msginfo))) {
-        LOG_ERR("vCPU %zu: fault label %llu with only %llu message registers", vcpu_id, (unsigned long long)label,
-                (unsigned long long)microkit_msginfo_get_count(msginfo));
-        return stop_guest(vcpu_id, "stopped the guest on a malformed fault message");
-    }
-    *reply = microkit_msginfo_new(0, 0);
     switch (label) {
     case seL4_Fault_VMFault:
+        if (count < seL4_VMFault_Length) {
+            break;
+        }
+        *reply = microkit_msginfo_new(0, 0);
         return fault_vm(vcpu_id);
     case seL4_Fault_UnknownSyscall:
+        if (count < seL4_UnknownSyscall_Length) {
+            break;
+        }
         return fault_hvc(vcpu_id, reply);
-    case seL4_Fault_VCPUFault:
-        return fault_vcpu(vcpu_id);
-    case seL4_Fault_VGICMaintenance:
-        return vgic_handle_maintenance(vcpu_id, microkit_mr_get(seL4_VGICMaintenance_IDX));
-    case seL4_Fault_VPPIEvent:
-        return vgic_handle_vppi(vcpu_id, microkit_mr_get(seL4_VPPIEvent_IRQ));
     case seL4_Fault_UserException:
+        if (count < seL4_UserException_Length) {
+            break;
+        }
+        *reply = microkit_msginfo_new(0, 0);
         return fault_user_exception(vcpu_id);
     default:
-        LOG_ERR("vCPU %zu: unknown fault label %llu", vcpu_id, (unsigned long long)label);
-        return stop_guest(vcpu_id, "stopped the guest on an unknown fault");
+        if (count < 1) {
+            break;
+        }
+        *reply = microkit_msginfo_new(0, 0);
+        switch (label) {
+        case seL4_Fault_VCPUFault:
+            return fault_vcpu(vcpu_id);
+        case seL4_Fault_VGICMaintenance:
+            return vgic_handle_maintenance(vcpu_id, microkit_mr_get(seL4_VGICMaintenance_IDX));
+        case seL4_Fault_VPPIEvent:
+            return vgic_handle_vppi(vcpu_id, microkit_mr_get(seL4_VPPIEvent_IRQ));
+        default:
+            return fault_unknown(vcpu_id, label);
+        }
     }
+    return fault_malformed(vcpu_id, label, count);
 }

@@ -46,53 +46,27 @@ static int64_t smccc_arch_call(size_t vcpu, uint32_t fid, const uint64_t args[8]
     }
 }
 
-/* True for a fast call whose must-be-zero bits are clear (DEN0028 "Function Identifiers"). */
-static bool fid_well_formed(uint32_t fid)
-{
-    return (fid & SMCCC_FAST_CALL) != 0 && (fid & SMCCC_MBZ_MASK) == 0;
-}
-
 enum smccc_service {
-    SERVICE_NONE, /* yielding calls, malformed ids, owners and ranges nobody implements here */
+    SERVICE_NONE, /* everything !smccc_fid_served() */
     SERVICE_ARCH, /* Arm Architecture Calls */
     SERVICE_PSCI, /* Standard Secure Service calls 0x00..0x1f */
 };
 
 static enum smccc_service fid_service(uint32_t fid)
 {
-    if (!fid_well_formed(fid)) {
-        return SERVICE_NONE; /* there is no Trusted OS behind us for yielding calls */
+    if (!smccc_fid_served(fid)) {
+        return SERVICE_NONE; /* there is no Trusted OS behind us for yielding calls, nor any other service */
     }
-    uint32_t owner = (fid >> SMCCC_OWNER_SHIFT) & SMCCC_OWNER_MASK;
-    if (owner == SMCCC_OWNER_ARCH) {
-        return SERVICE_ARCH;
-    }
-    if (owner == SMCCC_OWNER_STANDARD && (fid & 0xffff) <= 0x1f) {
-        return SERVICE_PSCI;
-    }
-    return SERVICE_NONE;
+    return ((fid >> SMCCC_OWNER_SHIFT) & SMCCC_OWNER_MASK) == SMCCC_OWNER_ARCH ? SERVICE_ARCH : SERVICE_PSCI;
 }
 
-/* Debug aid only: checked before the call, so that it costs the hot path nothing at the default level. */
-static void log_unsupported(size_t vcpu, uint32_t fid)
+void smccc_log_unsupported(size_t vcpu, uint32_t fid)
 {
-    if (vmm_log_level >= LOG_LEVEL_DEBUG) {
-        LOG_GUEST(LOG_LEVEL_DEBUG, "vCPU %zu: function id 0x%x (owner %u) not supported", vcpu, fid,
-                  (fid >> SMCCC_OWNER_SHIFT) & SMCCC_OWNER_MASK);
-    }
+    LOG_GUEST(LOG_LEVEL_DEBUG, "vCPU %zu: function id 0x%x (owner %u) not supported", vcpu, fid,
+              (fid >> SMCCC_OWNER_SHIFT) & SMCCC_OWNER_MASK);
 }
 
-bool smccc_unsupported(size_t vcpu, uint64_t x0, uint64_t *result)
-{
-    uint32_t fid = (uint32_t)x0;
-    if (fid_service(fid) != SERVICE_NONE) {
-        return false;
-    }
-    log_unsupported(vcpu, fid);
-    /* -1 as a 64-bit value, and sign-extended from W0 for a 32-bit call: the same bits. */
-    *result = (uint64_t)(int64_t)SMCCC_RET_NOT_SUPPORTED;
-    return true;
-}
+_Static_assert(SMCCC_NOT_SUPPORTED_X0 == (uint64_t)(int64_t)SMCCC_RET_NOT_SUPPORTED, "NOT_SUPPORTED in x0");
 
 static enum smccc_outcome dispatch(size_t vcpu, uint32_t fid, const uint64_t args[8], int64_t *ret)
 {
@@ -103,7 +77,7 @@ static enum smccc_outcome dispatch(size_t vcpu, uint32_t fid, const uint64_t arg
     case SERVICE_PSCI:
         return psci_handle(vcpu, fid, args, ret);
     default:
-        log_unsupported(vcpu, fid);
+        smccc_log_unsupported(vcpu, fid);
         *ret = SMCCC_RET_NOT_SUPPORTED;
         return SMCCC_RESUME;
     }
