@@ -302,10 +302,26 @@ static __attribute__((noinline)) bool hvc_call(size_t vcpu, microkit_msginfo *re
     }
 }
 
+/* An HVC with an id !smccc_fid_served(): x0 = NOT_SUPPORTED, resume after the HVC; MR1-7 keep x1-x7. */
+static bool hvc_unsupported(microkit_msginfo *reply)
+{
+    microkit_mr_set(seL4_UnknownSyscall_X0, SMCCC_NOT_SUPPORTED_X0);
+    microkit_mr_set(seL4_UnknownSyscall_FaultIP, microkit_mr_get(seL4_UnknownSyscall_FaultIP) + 4);
+    *reply = microkit_msginfo_new(0, HVC_REPLY_MRS);
+    return true;
+}
+
+static __attribute__((noinline, cold)) bool hvc_unsupported_logged(size_t vcpu, uint64_t x0, microkit_msginfo *reply)
+{
+    smccc_log_unsupported(vcpu, (uint32_t)x0);
+    return hvc_unsupported(reply);
+}
+
 /*
  * HVC (UnknownSyscall): answered entirely through the reply message (ABI
  * 2.5), with no register syscall. Fast path: an id nobody implements
- * (!smccc_fid_served) changes MR0 alone, and the restart pc.
+ * (!smccc_fid_served) changes MR0 alone, and the restart pc; only tail calls
+ * leave it, so it needs no stack frame.
  */
 static __attribute__((noinline)) bool fault_hvc(size_t vcpu, microkit_msginfo *reply)
 {
@@ -313,11 +329,10 @@ static __attribute__((noinline)) bool fault_hvc(size_t vcpu, microkit_msginfo *r
     if (smccc_fid_served((uint32_t)x0)) {
         return hvc_call(vcpu, reply);
     }
-    note_unsupported(vcpu, x0);
-    microkit_mr_set(seL4_UnknownSyscall_X0, SMCCC_NOT_SUPPORTED_X0);
-    microkit_mr_set(seL4_UnknownSyscall_FaultIP, microkit_mr_get(seL4_UnknownSyscall_FaultIP) + 4);
-    *reply = microkit_msginfo_new(0, HVC_REPLY_MRS);
-    return true;
+    if (vmm_log_level >= LOG_LEVEL_DEBUG) {
+        return hvc_unsupported_logged(vcpu, x0, reply);
+    }
+    return hvc_unsupported(reply);
 }
 
 static __attribute__((noinline)) bool fault_user_exception(size_t vcpu)
