@@ -151,21 +151,17 @@ static void deliver_fault(struct pd *pd)
 }
 
 /*
- * Fast path for a guest trap (DESIGN 3): when the PD has nothing else to
- * receive (no backend work, no notification, no queued fault), seL4's receive
- * order makes the new fault the very next message, so it is built straight in
- * the IPC buffer and delivered at once, without the queue and the MR copy.
+ * A guest trap's fault (DESIGN 3: the fast path). vcpu_run enters the guest
+ * only while the PD has nothing else to receive (no backend work, no
+ * notification, no queued fault), so seL4's receive order makes the new
+ * fault the very next message: it is delivered at once, its MRs already in
+ * the IPC buffer, without the queue and the MR copy.
  */
-void pd_raise_fault(struct vcpu *v, const seL4_Word *mrs, seL4_Word label, seL4_Word len)
+void pd_deliver_fault(struct vcpu *v, seL4_Word label, seL4_Word len)
 {
-    struct pd *pd = v->pd;
-    if (mrs != pd->ipc.msg) {
-        pd_queue_fault(v, label, len);
-        return;
-    }
     v->fault_label = label;
     v->fault_len = len;
-    deliver(pd, v);
+    deliver(v->pd, v);
 }
 
 void pd_run(struct pd *pd)

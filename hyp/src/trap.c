@@ -40,10 +40,10 @@ static uint64_t abort_ipa(uint32_t esr)
     return ((sysreg_read(hpfar_el2) & 0x00000ffffffffff0ull) << 8) | (far & 0xfff);
 }
 
-/* Where a new fault's MRs go: the IPC buffer itself if it is delivered at once (pd_raise_fault), else v->fault_mr. */
+/* A trap's fault is delivered at once (pd_deliver_fault), so its MRs are written straight into the IPC buffer. */
 static seL4_Word *fault_mrs(struct vcpu *v)
 {
-    return pd_has_work(v->pd) ? v->fault_mr : v->pd->ipc.msg;
+    return v->pd->ipc.msg;
 }
 
 static void fault_vm(struct vcpu *v, uint32_t esr, bool prefetch)
@@ -53,7 +53,7 @@ static void fault_vm(struct vcpu *v, uint32_t esr, bool prefetch)
     mr[seL4_VMFault_Addr] = abort_ipa(esr);
     mr[seL4_VMFault_PrefetchFault] = prefetch;
     mr[seL4_VMFault_FSR] = esr;
-    pd_raise_fault(v, mr, seL4_Fault_VMFault, seL4_VMFault_Length);
+    pd_deliver_fault(v, seL4_Fault_VMFault, seL4_VMFault_Length);
 }
 
 static void fault_unknown_syscall(struct vcpu *v)
@@ -68,7 +68,7 @@ static void fault_unknown_syscall(struct vcpu *v)
     mr[seL4_UnknownSyscall_LR] = next_pc;
     mr[seL4_UnknownSyscall_SPSR] = f->spsr;
     mr[seL4_UnknownSyscall_Syscall] = f->x[7];
-    pd_raise_fault(v, mr, seL4_Fault_UnknownSyscall, seL4_UnknownSyscall_Length);
+    pd_deliver_fault(v, seL4_Fault_UnknownSyscall, seL4_UnknownSyscall_Length);
 }
 
 static void fault_user_exception(struct vcpu *v, uint32_t esr)
@@ -79,21 +79,22 @@ static void fault_user_exception(struct vcpu *v, uint32_t esr)
     mr[seL4_UserException_SPSR] = v->frame.spsr;
     mr[seL4_UserException_Number] = esr;
     mr[seL4_UserException_Code] = 0;
-    pd_raise_fault(v, mr, seL4_Fault_UserException, seL4_UserException_Length);
+    pd_deliver_fault(v, seL4_Fault_UserException, seL4_UserException_Length);
 }
 
 void trap_handle_sync(struct vcpu *v)
 {
     uint32_t esr = (uint32_t)v->frame.esr;
+    if (ESR_EC(esr) == EC_HVC64) {
+        fault_unknown_syscall(v); /* tested first: the guest's hypercalls are the commonest exits with data aborts */
+        return;
+    }
     switch (ESR_EC(esr)) {
     case EC_DABT_LOW:
         fault_vm(v, esr, false);
         break;
     case EC_IABT_LOW:
         fault_vm(v, esr, true);
-        break;
-    case EC_HVC64:
-        fault_unknown_syscall(v);
         break;
     case EC_UNKNOWN:
         fault_user_exception(v, esr);
@@ -102,7 +103,7 @@ void trap_handle_sync(struct vcpu *v)
         /* SMC (trapped by HCR_EL2.TSC; ELR = the SMC), trapped sysregs, WFx, anything else. */
         seL4_Word *mr = fault_mrs(v);
         mr[seL4_VCPUFault_HSR] = esr;
-        pd_raise_fault(v, mr, seL4_Fault_VCPUFault, seL4_VCPUFault_Length);
+        pd_deliver_fault(v, seL4_Fault_VCPUFault, seL4_VCPUFault_Length);
         break;
     }
     }

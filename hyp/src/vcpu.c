@@ -339,11 +339,12 @@ void vcpu_run(struct vcpu *v)
 {
     struct hyp_cpu *c = cpu_this();
     /*
-     * Fast path (DESIGN 3): a trap whose fault was delivered and answered at
-     * once (pd_raise_fault) resumes the guest from this loop, without a pass
-     * through the event loop, for as long as the PD has nothing to receive.
+     * Fast path (DESIGN 3): the guest is entered only while its PD has nothing
+     * else to receive, so a trap's fault is delivered and answered at once
+     * (pd_deliver_fault) and the guest resumes from this loop, without a pass
+     * through the event loop.
      */
-    do {
+    while (v->state == VCPU_RUNNABLE && !pd_has_work(v->pd)) {
         if (c->vtimer_hw_masked) {
             irq_vcpu_entry();
         }
@@ -366,5 +367,5 @@ void vcpu_run(struct vcpu *v)
             /* ABI 2.3: seL4 halts on an SError from the guest. */
             hyp_panic("SError taken from vCPU %u (ESR_EL2 0x%lx, pc 0x%lx)", v->id, v->frame.esr, v->frame.pc);
         }
-    } while (v->state == VCPU_RUNNABLE && !pd_has_work(v->pd));
+    }
 }

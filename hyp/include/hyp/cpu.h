@@ -4,10 +4,8 @@
  */
 #pragma once
 
-#define CPU_HYP_SP 0
-#define CPU_FRAME 8
-#define CPU_FP 16
-#define CPU_FP_SAVED 24
+#define CPU_FP 0
+#define CPU_FP_SAVED 8
 
 #define HYP_MAX_CPUS 8
 /*
@@ -34,10 +32,9 @@ struct vcpu_fp;
 struct pd;
 
 struct hyp_cpu {
-    uint64_t hyp_sp; /* CPU_HYP_SP: hyp's SP while the guest runs */
-    struct vcpu_frame *frame; /* CPU_FRAME: register frame of the vCPU running here */
     struct vcpu_fp *fp; /* CPU_FP: FP/SIMD save area of the vCPU loaded here */
     uint64_t fp_saved; /* CPU_FP_SAVED: 1 = guest FP state is in *fp, hyp owns the FP registers */
+    struct vcpu_frame *frame; /* register frame of the vCPU loaded here (vectors.S keeps its own copy: SP_EL2) */
     unsigned id;
     struct vcpu *vcpu; /* the vCPU statically assigned to (and loaded on) this CPU */
     struct pd *pd; /* the PD whose code runs on this CPU */

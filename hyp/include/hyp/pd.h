@@ -59,13 +59,11 @@ struct pd *pd_current(void);
 /* Queue the fault whose MRs are in v->fault_mr on its PD's endpoint; `v` becomes BlockedOnSend. */
 void pd_queue_fault(struct vcpu *v, seL4_Word label, seL4_Word len);
 /*
- * A fault raised by a guest trap, its `len` MRs at `mrs`. If the PD has
- * nothing else to receive (!pd_has_work), the caller has written them straight
- * into the PD's IPC buffer (mrs == pd->ipc.msg) and the fault is delivered at
- * once: fault() runs and its reply is applied before pd_raise_fault returns.
- * Otherwise they are in v->fault_mr and the fault is queued (pd_queue_fault).
+ * Deliver the fault a guest trap raised on `v`, its `len` MRs already in the
+ * PD's IPC buffer: fault() runs and its reply is applied before this returns.
+ * Only while !pd_has_work(v->pd), which vcpu_run checks before every entry.
  */
-void pd_raise_fault(struct vcpu *v, const seL4_Word *mrs, seL4_Word label, seL4_Word len);
+void pd_deliver_fault(struct vcpu *v, seL4_Word label, seL4_Word len);
 /* Remove `v`'s pending fault (queued or awaiting reply), as seL4 cancelIPC does. */
 void pd_cancel_fault(struct vcpu *v);
 void pd_signal(struct pd *pd, microkit_channel ch);

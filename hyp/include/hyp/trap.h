@@ -7,7 +7,7 @@
 
 struct vcpu;
 
-/* Classify ESR_EL2 of a synchronous exit and raise the matching fault on `v` (pd_raise_fault: maybe delivered). */
+/* Classify ESR_EL2 of a synchronous exit and deliver the matching fault on `v` (pd_deliver_fault). */
 void trap_handle_sync(struct vcpu *v);
 /* Apply the reply to `v`'s delivered fault (seL4 handleFaultReply); `v` stays BlockedOnReply on return. */
 bool trap_apply_reply(struct vcpu *v, seL4_MessageInfo_t reply, const seL4_Word *mrs);
