@@ -34,15 +34,31 @@ ifneq ($(OUT),)
 	@mkdir -p $(dir $(OUT)) && cp $(LINUX_VMM) $(OUT)
 endif
 
+# The guest's devices under `make run`: a disk (an ext4 image made on the
+# first run and kept), QEMU user networking (guest port 80 forwarded from
+# RUN_HTTP_PORT on 127.0.0.1) and a virtio console whose host side is the
+# Unix socket $(RUN_CONSOLE) (e.g. `socat - UNIX-CONNECT:$(RUN_CONSOLE)`).
+RUN_DISK ?= $(BUILD)/run/disk.img
+RUN_DISK_SIZE ?= 256M
+RUN_CONSOLE ?= $(BUILD)/run/console.sock
+RUN_HTTP_PORT ?= 8080
+RUN_DEVICES = --disk $(RUN_DISK):libvmm-disk0 --hostfwd tcp:127.0.0.1:$(RUN_HTTP_PORT)-:80 \
+    --console-socket $(RUN_CONSOLE)
+
+$(RUN_DISK):
+	@mkdir -p $(dir $@)
+	truncate -s $(RUN_DISK_SIZE) $@.new && mkfs.ext4 -q -L libvmm $@.new && mv $@.new $@
+
 # Interactive on a terminal; otherwise boot, smoke-check, power off.
 RUN_SMOKE := $(shell [ -t 0 ] || echo 1)
 run: $(DEPS_STAMP)
-	$(MAKE) image $(if $(RUN_SMOKE),CMDLINE='$(CMDLINE) libvmm.smoke=1')
+	$(MAKE) image $(RUN_DISK) $(if $(RUN_SMOKE),CMDLINE='$(CMDLINE) libvmm.smoke=1')
 ifeq ($(RUN_SMOKE),1)
 	@mkdir -p $(BUILD)/system-logs
-	@set -o pipefail; tools/run-qemu.sh --test $(LINUX_VMM) </dev/null | tee $(BUILD)/system-logs/run-smoke.log
+	@set -o pipefail; tools/run-qemu.sh --test $(RUN_DEVICES) $(LINUX_VMM) </dev/null | \
+	    tee $(BUILD)/system-logs/run-smoke.log
 	@grep -q 'LIBVMM-SMOKE: PASS' $(BUILD)/system-logs/run-smoke.log || \
 	    { echo 'make run: the guest smoke check did not pass' >&2; exit 1; }
 else
-	tools/run-qemu.sh --interactive $(LINUX_VMM)
+	tools/run-qemu.sh --interactive $(RUN_DEVICES) $(LINUX_VMM)
 endif

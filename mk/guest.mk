@@ -24,6 +24,8 @@ GUEST_INITRD_ADDR := 0x5c000000
 GUEST_INITRD_MAX := 0x03c00000
 GUEST_DTB_ADDR := 0x5fe00000
 GUEST_DTB_MAX := 0x00200000
+# virtio-mmio transports the main job emulates (blk, net, console).
+GUEST_VIRTIO := 3
 
 GUEST_DEFAULT_CMDLINE := console=ttyAMA0 earlycon=pl011,0x09000000 nokaslr rdinit=/init
 
@@ -59,7 +61,7 @@ guest_quote = '$(subst ','\'',$(1))'
 guest_write_if_changed = $(shell mkdir -p $(dir $(1)) && printf '%s\n' $(call guest_quote,$(2)) >$(1).new && \
     { cmp -s $(1).new $(1) && rm -f $(1).new || mv -f $(1).new $(1); })
 
-$(call guest_write_if_changed,$(GUEST_DTB_PARAMS),$(GUEST_RAM_BASE) $(GUEST_RAM_SIZE) $(GUEST_SMP) $(GUEST_GIC) $(GUEST_CMDLINE))
+$(call guest_write_if_changed,$(GUEST_DTB_PARAMS),$(GUEST_RAM_BASE) $(GUEST_RAM_SIZE) $(GUEST_SMP) $(GUEST_GIC) $(GUEST_VIRTIO) $(GUEST_CMDLINE))
 $(call guest_write_if_changed,$(GUEST_CONFIG_STAMP),$(abspath $(GUEST_KERNEL)) $(abspath $(GUEST_INITRD)) $(abspath $(GUEST_DTB)))
 
 .PHONY: guest-images guest-info guest-build-default
@@ -75,7 +77,7 @@ guest-build-default:
 $(GUEST_DTB): $(GUEST_DTS_GEN) $(GUEST_DTB_PARAMS)
 	@mkdir -p $(dir $@)
 	$(GUEST_DTS_GEN) --ram-base $(GUEST_RAM_BASE) --ram-size $(GUEST_RAM_SIZE) --cpus $(GUEST_SMP) \
-	    --gic $(GUEST_GIC) --bootargs $(call guest_quote,$(GUEST_CMDLINE)) >$(GUEST_DTS)
+	    --gic $(GUEST_GIC) --virtio $(GUEST_VIRTIO) --bootargs $(call guest_quote,$(GUEST_CMDLINE)) >$(GUEST_DTS)
 	dtc -q -I dts -O dtb -p 1024 -o $@ $(GUEST_DTS)
 	@test $$(stat -c %s $@) -le $$(($(GUEST_DTB_MAX))) || { echo "guest: $@ is larger than 2 MiB" >&2; exit 1; }
 

@@ -19,8 +19,27 @@
 #define UART_IRQ 33
 #define UART_CHANNEL 1
 
+/*
+ * virtio-mmio devices the guest DT lists (examples/linux/guest/gen-dts.sh
+ * --virtio 3): slot i at 0x0a000000 + i * 0x200, INTID 48 + i. Each is backed
+ * by a shared-queue region and channel from the system description; a device
+ * whose backend is absent reads DeviceID 0 and the guest skips it.
+ */
+#define VIRTIO_GPA(slot) (0x0a000000ull + (slot)*0x200ull)
+#define VIRTIO_IRQ(slot) (48 + (slot))
+#define BLK_CHANNEL 2
+#define NET_CHANNEL 3
+#define CONSOLE_CHANNEL 4
+
 /* Filled in from the system description (Microkit setvar_vaddr). */
 uintptr_t guest_ram_vaddr;
+uintptr_t blk_shq_vaddr;
+uintptr_t net_shq_vaddr;
+uintptr_t console_shq_vaddr;
+
+static struct virtio_blk_device blk;
+static struct virtio_net_device net;
+static struct virtio_console_device console;
 
 extern const char _guest_kernel_image[], _guest_kernel_image_end[];
 extern const char _guest_dtb_image[], _guest_dtb_image_end[];
@@ -85,6 +104,15 @@ void init(void)
         platform_fail("virtual interrupt controller setup failed");
         return;
     }
+    if (!virtio_blk_init(&blk, VIRTIO_GPA(0), BOOT_VCPU, VIRTIO_IRQ(0), (void *)blk_shq_vaddr, SHQ_REGION_MIN_SIZE,
+                         BLK_CHANNEL) ||
+        !virtio_net_init(&net, VIRTIO_GPA(1), BOOT_VCPU, VIRTIO_IRQ(1), (void *)net_shq_vaddr, SHQ_REGION_MIN_SIZE,
+                         NET_CHANNEL) ||
+        !virtio_console_init(&console, VIRTIO_GPA(2), BOOT_VCPU, VIRTIO_IRQ(2), (void *)console_shq_vaddr,
+                             SHQ_REGION_MIN_SIZE, CONSOLE_CHANNEL)) {
+        platform_fail("virtio device setup failed");
+        return;
+    }
     guest_set_power_handler(on_power_event, NULL);
     if (!guest_start(BOOT_VCPU, entry, GUEST_DTB_ADDR, GUEST_INITRD_ADDR)) {
         platform_fail("guest did not start");
@@ -93,8 +121,21 @@ void init(void)
 
 void notified(microkit_channel ch)
 {
-    if (!virq_handle_passthrough(ch)) {
-        LOG_WARN("notification on unexpected channel %u", ch);
+    switch (ch) {
+    case BLK_CHANNEL:
+        virtio_blk_handle_notification(&blk);
+        break;
+    case NET_CHANNEL:
+        virtio_net_handle_notification(&net);
+        break;
+    case CONSOLE_CHANNEL:
+        virtio_console_handle_notification(&console);
+        break;
+    default:
+        if (!virq_handle_passthrough(ch)) {
+            LOG_WARN("notification on unexpected channel %u", ch);
+        }
+        break;
     }
 }
 

@@ -8,3 +8,6 @@
 #include <libvmm/log.h>
 #include <libvmm/mmio.h>
 #include <libvmm/virq.h>
+#include <libvmm/virtio/blk.h>
+#include <libvmm/virtio/console.h>
+#include <libvmm/virtio/net.h>

@@ -27,6 +27,16 @@
  * (free-running, wrapping uint32_t). After producing, a side notifies the
  * channel. Both sides treat the other's indices and entries as untrusted:
  * every offset and length is bounds-checked against the data area.
+ *
+ * Further rules both sides rely on:
+ * - The backend sets `ready` before the VMM's init() runs (under hyp: before
+ *   any PD starts). A VMM checks the header once, when it creates the device;
+ *   a backend that becomes ready later is not picked up.
+ * - After `ready`, the backend may change only config.blk.capacity_sectors
+ *   and config.net.link_up, and signals the channel when it does; the VMM
+ *   re-reads those two fields on every notification.
+ * - Request ids are opaque to the backend, which echoes them unchanged. On
+ *   SHQ_BLK_OK, bytes_done equals the request's bytes for READ and WRITE.
  */
 #pragma once
 
@@ -73,9 +83,9 @@ enum shq_blk_status {
 
 struct shq_blk_request {
     uint32_t op;
-    uint32_t id;          /* echoed in the response */
-    uint64_t sector;      /* 512-byte units */
-    uint32_t bytes;       /* multiple of 512; 0 for FLUSH */
+    uint32_t id; /* echoed in the response */
+    uint64_t sector; /* 512-byte units */
+    uint32_t bytes; /* multiple of 512; 0 for FLUSH */
     uint32_t data_offset; /* READ/WRITE: offset of the buffer from the region start */
 };
 
@@ -88,7 +98,7 @@ struct shq_blk_response {
 
 struct shq_blk_config {
     uint64_t capacity_sectors; /* 512-byte sectors */
-    uint32_t block_size;       /* logical block size in bytes (>= 512) */
+    uint32_t block_size; /* logical block size in bytes (>= 512) */
     uint32_t max_request_bytes;
     uint8_t read_only;
     uint8_t flush;
@@ -102,7 +112,7 @@ struct shq_blk_config {
 
 struct shq_net_buffer {
     uint32_t data_offset; /* from the region start */
-    uint32_t len;         /* tx/rx filled: frame length; rx free: buffer size */
+    uint32_t len; /* tx/rx filled: frame length; rx free: buffer size */
 };
 
 struct shq_net_config {
@@ -122,9 +132,9 @@ struct shq_console_byte {
 };
 
 struct shq_header {
-    uint32_t magic;   /* SHQ_MAGIC */
-    uint32_t kind;    /* enum shq_kind */
-    uint32_t ready;   /* set last (release) by the backend; 0 = backend absent */
+    uint32_t magic; /* SHQ_MAGIC */
+    uint32_t kind; /* enum shq_kind */
+    uint32_t ready; /* set last (release) by the backend; 0 = backend absent */
     uint32_t reserved;
     union {
         struct shq_blk_config blk;
