@@ -39,17 +39,26 @@ static const int8_t user_context_map[SEL4_USER_CONTEXT_SIZE] = {
     10,    11,    12,      13, 14, 15, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, UC_TPIDR, UC_TPIDRRO};
 
 /*
- * The same order as words of the exit frame, for the 34 fields that live there
- * (all but the TPIDRs): the Read/WriteRegisters hot path is one table lookup
- * and one copy per word (DESIGN 3: the exit path must be short).
+ * The 34 fields that live in the exit frame (all but the TPIDRs): seL4_UserContext
+ * word and frame word, last word first, so that a switch on the count falls
+ * through from word count - 1 down to word 0 with one load and one store per
+ * word (DESIGN 3: Read/WriteRegisters are on the MMIO and SMC exit paths).
  */
 enum { FW_PC = 31, FW_SPSR = 32, FW_SP = 34, UC_FRAME_FIELDS = 34, UC_INDEX_SPSR = 2 };
 _Static_assert(offsetof(struct vcpu_frame, pc) == FW_PC * 8 && offsetof(struct vcpu_frame, spsr) == FW_SPSR * 8 &&
                    offsetof(struct vcpu_frame, sp_el0) == FW_SP * 8,
                "frame word numbers");
-static const uint8_t user_context_frame_word[UC_FRAME_FIELDS] = {
-    FW_PC, FW_SP, FW_SPSR, 0,  1,  2,  3,  4,  5,  6,  7,  8,  16, 17, 18, 29, 30,
-    9,     10,    11,      12, 13, 14, 15, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28};
+/* clang-format off */
+#define UC_FRAME_WORDS_DOWN(X)                                                          \
+    X(33, 28) X(32, 27) X(31, 26) X(30, 25) X(29, 24)      /* x28 .. x24 */             \
+    X(28, 23) X(27, 22) X(26, 21) X(25, 20) X(24, 19)      /* x23 .. x19 */             \
+    X(23, 15) X(22, 14) X(21, 13) X(20, 12) X(19, 11)      /* x15 .. x11 */             \
+    X(18, 10) X(17, 9)  X(16, 30) X(15, 29)                /* x10, x9, x30, x29 */      \
+    X(14, 18) X(13, 17) X(12, 16)                          /* x18 .. x16 */             \
+    X(11, 8)  X(10, 7)  X(9, 6)   X(8, 5)   X(7, 4)        /* x8 .. x4 */               \
+    X(6, 3)   X(5, 2)   X(4, 1)   X(3, 0)                  /* x3 .. x0 */               \
+    X(2, FW_SPSR) X(1, FW_SP) X(0, FW_PC)
+/* clang-format on */
 
 void vcpu_init(struct vcpu *v, unsigned id, struct pd *pd)
 {
@@ -311,27 +320,39 @@ void vcpu_write_context(struct vcpu *v, unsigned idx, uint64_t value)
 void vcpu_read_context_words(struct vcpu *v, seL4_Word *out, unsigned count)
 {
     const uint64_t *frame = v->frame.word;
-    unsigned n = count < UC_FRAME_FIELDS ? count : UC_FRAME_FIELDS;
-    for (unsigned i = 0; i < n; i++) {
-        out[i] = frame[user_context_frame_word[i]];
+    for (unsigned i = UC_FRAME_FIELDS; i < count; i++) {
+        out[i] = vcpu_read_context(v, i); /* the TPIDRs */
     }
-    for (unsigned i = n; i < count; i++) {
-        out[i] = vcpu_read_context(v, i);
+    switch (count < UC_FRAME_FIELDS ? count : UC_FRAME_FIELDS) {
+#define READ_WORD(uc, fw)                                                                                              \
+    case (uc) + 1:                                                                                                     \
+        out[uc] = frame[fw];                                                                                           \
+        __attribute__((fallthrough));
+        UC_FRAME_WORDS_DOWN(READ_WORD)
+#undef READ_WORD
+    default:
+        break;
     }
 }
 
 void vcpu_write_context_words(struct vcpu *v, const seL4_Word *in, unsigned count)
 {
     uint64_t *frame = v->frame.word;
-    unsigned n = count < UC_FRAME_FIELDS ? count : UC_FRAME_FIELDS;
-    for (unsigned i = 0; i < n; i++) {
-        frame[user_context_frame_word[i]] = in[i];
+    for (unsigned i = UC_FRAME_FIELDS; i < count; i++) {
+        vcpu_write_context(v, i, in[i]); /* the TPIDRs */
     }
-    if (n > UC_INDEX_SPSR) {
+    switch (count < UC_FRAME_FIELDS ? count : UC_FRAME_FIELDS) {
+#define WRITE_WORD(uc, fw)                                                                                             \
+    case (uc) + 1:                                                                                                     \
+        frame[fw] = in[uc];                                                                                            \
+        __attribute__((fallthrough));
+        UC_FRAME_WORDS_DOWN(WRITE_WORD)
+#undef WRITE_WORD
+    default:
+        break;
+    }
+    if (count > UC_INDEX_SPSR) {
         v->frame.spsr = vcpu_sanitise_spsr(v->frame.spsr);
-    }
-    for (unsigned i = n; i < count; i++) {
-        vcpu_write_context(v, i, in[i]);
     }
 }
 
