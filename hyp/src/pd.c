@@ -23,11 +23,6 @@ struct pd hyp_pds[HYP_MAX_PDS];
 unsigned hyp_num_pds;
 seL4_IPCBuffer *__sel4_ipc_buffer;
 
-struct pd *pd_current(void)
-{
-    return cpu_this()->pd;
-}
-
 void pd_queue_fault(struct vcpu *v, seL4_Word label, seL4_Word len)
 {
     struct pd *pd = v->pd;

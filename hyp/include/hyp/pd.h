@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <hyp/backend.h>
+#include <hyp/cpu.h>
 #include <hyp/system.h>
 
 struct vcpu;
@@ -54,8 +55,11 @@ static inline bool pd_has_work(const struct pd *pd)
     return backend_pending_mask || pd->notify_pending || pd->fault_head;
 }
 
-/* The PD whose code is running (the caller of a seL4_* operation). */
-struct pd *pd_current(void);
+/* The PD whose code is running (the caller of a seL4_* operation). Inline: every seL4_* operation asks. */
+static inline struct pd *pd_current(void)
+{
+    return cpu_this()->pd;
+}
 /* Queue the fault whose MRs are in v->fault_mr on its PD's endpoint; `v` becomes BlockedOnSend. */
 void pd_queue_fault(struct vcpu *v, seL4_Word label, seL4_Word len);
 /*
