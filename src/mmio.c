@@ -18,9 +18,8 @@ struct mmio_region {
 static struct mmio_region regions[MMIO_MAX_REGIONS];
 static size_t num_regions;
 
-/* Index of the region the last successful lookup found; out of range (NO_HIT) after any change to the table. */
-#define NO_HIT MMIO_MAX_REGIONS
-static size_t last_hit = NO_HIT;
+/* The region the last successful lookup found; NULL after any change to the table. */
+static const struct mmio_region *last_hit;
 
 /* Index of the first region whose base is > gpa (0..num_regions). */
 static size_t upper_bound(uint64_t gpa)
@@ -38,17 +37,23 @@ static size_t upper_bound(uint64_t gpa)
     return lo;
 }
 
-static const struct mmio_region *lookup(uint64_t gpa)
+static __attribute__((noinline)) const struct mmio_region *search(uint64_t gpa)
 {
-    if (last_hit < num_regions && gpa >= regions[last_hit].base && gpa <= regions[last_hit].last) {
-        return &regions[last_hit];
-    }
     size_t i = upper_bound(gpa);
     if (i == 0 || gpa > regions[i - 1].last) {
         return NULL;
     }
-    last_hit = i - 1;
-    return &regions[i - 1];
+    last_hit = &regions[i - 1];
+    return last_hit;
+}
+
+static inline const struct mmio_region *lookup(uint64_t gpa)
+{
+    const struct mmio_region *r = last_hit;
+    if (r != NULL && gpa >= r->base && gpa <= r->last) {
+        return r;
+    }
+    return search(gpa);
 }
 
 bool mmio_register(uint64_t gpa, uint64_t size, mmio_handler_fn handler, void *cookie)
@@ -81,7 +86,7 @@ bool mmio_register(uint64_t gpa, uint64_t size, mmio_handler_fn handler, void *c
     }
     regions[i] = (struct mmio_region){gpa, last, handler, cookie};
     num_regions++;
-    last_hit = NO_HIT;
+    last_hit = NULL;
     return true;
 }
 
@@ -96,7 +101,7 @@ bool mmio_unregister(uint64_t gpa)
         regions[j] = regions[j + 1];
     }
     num_regions--;
-    last_hit = NO_HIT;
+    last_hit = NULL;
     return true;
 }
 
@@ -132,5 +137,5 @@ size_t mmio_region_count(void)
 void mmio_reset(void)
 {
     num_regions = 0;
-    last_hit = NO_HIT;
+    last_hit = NULL;
 }
