@@ -122,7 +122,7 @@ static void deliver(struct pd *pd, struct vcpu *v)
     if (v->state != VCPU_BLOCKED_ON_REPLY) {
         return;
     }
-    bool restart = do_reply && trap_apply_reply(v, reply, pd->ipc.msg);
+    bool restart = do_reply && trap_apply_reply(v, v->fault_label, reply, pd->ipc.msg);
     /* No reply: seL4 cancels the unused reply object at the next receive and the vCPU becomes Inactive. */
     v->state = restart ? VCPU_RUNNABLE : VCPU_INACTIVE;
     if (!restart) {

@@ -116,11 +116,11 @@ void trap_handle_sync(struct vcpu *v)
  * UnknownSyscall MR10 is NextIP, which the restart overwrites with FaultIP,
  * so it has no effect, exactly as on seL4.
  */
-bool trap_apply_reply(struct vcpu *v, seL4_MessageInfo_t reply, const seL4_Word *mrs)
+bool trap_apply_reply_regs(struct vcpu *v, seL4_Word label, seL4_MessageInfo_t reply, const seL4_Word *mrs)
 {
     seL4_Word len = seL4_MessageInfo_get_length(reply);
     struct vcpu_frame *f = &v->frame;
-    switch (v->fault_label) {
+    switch (label) {
     case seL4_Fault_UnknownSyscall:
         if (len >= 8) {
             __builtin_memcpy(f->x, mrs, 8 * sizeof(seL4_Word)); /* x0-x7, inlined */

@@ -317,12 +317,24 @@ void vcpu_write_context(struct vcpu *v, unsigned idx, uint64_t value)
     }
 }
 
+/* The TPIDRs (words 34 and 35) are system registers, not frame words: out of line, off the common path. */
+static __attribute__((noinline)) void read_tpidrs(struct vcpu *v, seL4_Word *out, unsigned count)
+{
+    for (unsigned i = UC_FRAME_FIELDS; i < count; i++) {
+        out[i] = vcpu_read_context(v, i);
+    }
+}
+
+static __attribute__((noinline)) void write_tpidrs(struct vcpu *v, const seL4_Word *in, unsigned count)
+{
+    for (unsigned i = UC_FRAME_FIELDS; i < count; i++) {
+        vcpu_write_context(v, i, in[i]);
+    }
+}
+
 void vcpu_read_context_words(struct vcpu *v, seL4_Word *out, unsigned count)
 {
     const uint64_t *frame = v->frame.word;
-    for (unsigned i = UC_FRAME_FIELDS; i < count; i++) {
-        out[i] = vcpu_read_context(v, i); /* the TPIDRs */
-    }
     switch (count < UC_FRAME_FIELDS ? count : UC_FRAME_FIELDS) {
 #define READ_WORD(uc, fw)                                                                                              \
     case (uc) + 1:                                                                                                     \
@@ -333,14 +345,14 @@ void vcpu_read_context_words(struct vcpu *v, seL4_Word *out, unsigned count)
     default:
         break;
     }
+    if (count > UC_FRAME_FIELDS) {
+        read_tpidrs(v, out, count);
+    }
 }
 
 void vcpu_write_context_words(struct vcpu *v, const seL4_Word *in, unsigned count)
 {
     uint64_t *frame = v->frame.word;
-    for (unsigned i = UC_FRAME_FIELDS; i < count; i++) {
-        vcpu_write_context(v, i, in[i]); /* the TPIDRs */
-    }
     switch (count < UC_FRAME_FIELDS ? count : UC_FRAME_FIELDS) {
 #define WRITE_WORD(uc, fw)                                                                                             \
     case (uc) + 1:                                                                                                     \
@@ -353,6 +365,9 @@ void vcpu_write_context_words(struct vcpu *v, const seL4_Word *in, unsigned coun
     }
     if (count > UC_INDEX_SPSR) {
         v->frame.spsr = vcpu_sanitise_spsr(v->frame.spsr);
+    }
+    if (count > UC_FRAME_FIELDS) {
+        write_tpidrs(v, in, count);
     }
 }
 

@@ -279,6 +279,9 @@ static __attribute__((noinline)) uint32_t bytes_read(size_t vcpu, uint32_t off)
 
 static uint32_t word_read(size_t vcpu, uint32_t off)
 {
+    if (off >= GICD_IGROUPR && off < GICD_BITS_END) {
+        return bits_read(vcpu, off);
+    }
     if (off == GICD_CTLR) {
         return vgic_state.ctlr;
     }
@@ -287,9 +290,6 @@ static uint32_t word_read(size_t vcpu, uint32_t off)
     }
     if (off == GICD_IIDR) {
         return VGIC_V2_IIDR;
-    }
-    if (off >= GICD_IGROUPR && off < GICD_BITS_END) {
-        return bits_read(vcpu, off);
     }
     if (byte_accessible(off)) {
         return bytes_read(vcpu, off);
@@ -321,8 +321,11 @@ static void word_write(size_t vcpu, uint32_t off, uint32_t value)
     /* Everything else is read-only or reserved: WI. */
 }
 
-static __attribute__((noinline, cold)) bool refused(size_t vcpu, uint64_t off)
+static __attribute__((noinline, cold)) bool refused(size_t vcpu, struct mmio_access *access, uint64_t off)
 {
+    if (!access->is_write) {
+        access->value = 0;
+    }
     LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: distributor access at offset 0x%llx refused: RAZ/WI", vcpu,
               (unsigned long long)off);
     return true;
@@ -331,6 +334,9 @@ static __attribute__((noinline, cold)) bool refused(size_t vcpu, uint64_t off)
 /* Everything but an aligned word read: writes, byte accesses and unsupported widths. */
 static __attribute__((noinline)) bool other_access(size_t vcpu, struct mmio_access *access, uint32_t o)
 {
+    if (!access->is_write) {
+        access->value = 0;
+    }
     if (access->width == 4 && (o & 3) == 0) {
         word_write(vcpu, o, (uint32_t)access->value);
     } else if (access->width == 1 && byte_accessible(o)) {
@@ -350,11 +356,8 @@ bool vgic_v2_dist_mmio(size_t vcpu, struct mmio_access *access, void *cookie)
 {
     (void)cookie;
     uint64_t off = access->offset;
-    if (!access->is_write) {
-        access->value = 0;
-    }
     if (!vgic_state.ready || vcpu >= vgic_state.num_vcpus || off >= VGIC_V2_DIST_SIZE) {
-        return refused(vcpu, off);
+        return refused(vcpu, access, off);
     }
     /* Fast path (DESIGN 3): an aligned word read, what a guest mostly does here, needs no stack frame. */
     if (!access->is_write && access->width == 4 && (off & 3) == 0) {
