@@ -108,15 +108,19 @@ static inline __attribute__((always_inline)) bool mmio_load(size_t vcpu, uint64_
     if (r != MMIO_HANDLED) {
         return mmio_failed(vcpu, pc, gpa, false, r);
     }
-    /* WriteRegisters writes words 0..count-1, so the words before Rt must be read first. */
     seL4_UserContext ctx;
-    size_t count = vcpu_ctx_count_for(s->rt);
-    if (count > 1 && !vcpu_read_regs(vcpu, &ctx, count)) {
+    if (s->rt == MMIO_REG_XZR) {
+        ctx.pc = pc + s->insn_len;
+        return vcpu_write_regs(vcpu, &ctx, 1); /* a load into XZR only moves pc */
+    }
+    /* WriteRegisters writes words 0..word, so the words before Rt's must be read first. */
+    size_t word = vcpu_ctx_gpr_word[s->rt];
+    if (!vcpu_read_regs(vcpu, &ctx, word + 1)) {
         return false;
     }
-    vcpu_ctx_set_gpr(&ctx, s->rt, mmio_load_result(s, access.value));
     ctx.pc = pc + s->insn_len;
-    return vcpu_write_regs(vcpu, &ctx, count);
+    ((seL4_Word *)&ctx)[word] = mmio_load_result(s, access.value);
+    return vcpu_write_regs(vcpu, &ctx, word + 1);
 }
 
 /* Skip the faulting instruction without any other effect (count 1: pc only). */

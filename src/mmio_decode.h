@@ -116,7 +116,7 @@ static inline uint64_t mmio_width_mask(uint8_t width)
 static inline uint64_t mmio_load_result(const struct mmio_syndrome *s, uint64_t value)
 {
     uint64_t v = value & mmio_width_mask(s->width);
-    if (s->sign_extend && s->width < 8) {
+    if (__builtin_expect(s->sign_extend, 0) && s->width < 8) {
         uint64_t sign = (uint64_t)1 << (8u * s->width - 1);
         v = (v ^ sign) - sign;
     }
