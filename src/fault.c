@@ -391,18 +391,18 @@ bool fault_handle(size_t vcpu_id, microkit_msginfo msginfo, microkit_msginfo *re
     if (!guest_vcpu_valid(vcpu_id)) {
         return fault_not_configured(vcpu_id, label);
     }
-    switch (label) {
-    case seL4_Fault_VMFault:
-        if (count < seL4_VMFault_Length) {
-            break;
-        }
+    /* The commonest exits first: MMIO (VMFault) and hypercalls (UnknownSyscall). */
+    if (label == seL4_Fault_VMFault && count >= seL4_VMFault_Length) {
         *reply = microkit_msginfo_new(0, 0);
         return fault_vm(vcpu_id);
-    case seL4_Fault_UnknownSyscall:
-        if (count < seL4_UnknownSyscall_Length) {
-            break;
-        }
+    }
+    if (label == seL4_Fault_UnknownSyscall && count >= seL4_UnknownSyscall_Length) {
         return fault_hvc(vcpu_id, reply);
+    }
+    switch (label) {
+    case seL4_Fault_VMFault:
+    case seL4_Fault_UnknownSyscall:
+        break; /* too short */
     case seL4_Fault_UserException:
         if (count < seL4_UserException_Length) {
             break;

@@ -85,14 +85,16 @@ static void fault_user_exception(struct vcpu *v, uint32_t esr)
 void trap_handle_sync(struct vcpu *v)
 {
     uint32_t esr = (uint32_t)v->frame.esr;
+    /* Data aborts (MMIO) and hypercalls are the commonest exits: tested first. */
+    if (ESR_EC(esr) == EC_DABT_LOW) {
+        fault_vm(v, esr, false);
+        return;
+    }
     if (ESR_EC(esr) == EC_HVC64) {
-        fault_unknown_syscall(v); /* tested first: the guest's hypercalls are the commonest exits with data aborts */
+        fault_unknown_syscall(v);
         return;
     }
     switch (ESR_EC(esr)) {
-    case EC_DABT_LOW:
-        fault_vm(v, esr, false);
-        break;
     case EC_IABT_LOW:
         fault_vm(v, esr, true);
         break;
