@@ -208,11 +208,6 @@ static void hw_write(unsigned id, uint64_t v)
     }
 }
 
-static bool vcpu_is_loaded_here(struct vcpu *v)
-{
-    return v->loaded_cpu >= 0 && (unsigned)v->loaded_cpu == cpu_this()->id;
-}
-
 void vcpu_load(struct vcpu *v)
 {
     struct hyp_cpu *c = cpu_this();
@@ -246,20 +241,6 @@ void vcpu_write_sysreg(struct vcpu *v, unsigned id, uint64_t value)
         hw_write(id, value);
     } else {
         v->saved.reg[id] = value;
-    }
-}
-
-uint32_t vcpu_read_lr(struct vcpu *v, unsigned idx)
-{
-    return vcpu_is_loaded_here(v) ? gich_read_lr(idx) : v->saved.lr[idx];
-}
-
-void vcpu_write_lr(struct vcpu *v, unsigned idx, uint32_t value)
-{
-    if (vcpu_is_loaded_here(v)) {
-        gich_write_lr(idx, value);
-    } else {
-        v->saved.lr[idx] = value;
     }
 }
 

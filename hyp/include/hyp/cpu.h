@@ -52,10 +52,11 @@ struct hyp_stack {
 };
 extern struct hyp_stack hyp_stacks[HYP_MAX_CPUS];
 
+/* TPIDR_EL2 is set once per CPU in boot.S, before any C code runs: the read need not be volatile. */
 static inline struct hyp_cpu *cpu_this(void)
 {
     struct hyp_cpu *c;
-    __asm__ volatile("mrs %0, tpidr_el2" : "=r"(c));
+    __asm__("mrs %0, tpidr_el2" : "=r"(c));
     return c;
 }
 

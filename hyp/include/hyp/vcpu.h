@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <hyp/arch.h>
+#include <hyp/cpu.h>
+#include <hyp/gic.h>
 #include <sel4/sel4.h>
 
 #define HYP_MAX_VCPUS 8
@@ -96,8 +98,26 @@ static inline void vcpu_write_sp_el0(struct vcpu *v, uint64_t value)
     v->frame.sp_el0 = value;
 }
 
-uint32_t vcpu_read_lr(struct vcpu *v, unsigned idx);
-void vcpu_write_lr(struct vcpu *v, unsigned idx, uint32_t value);
+/* True if `v`'s registers are live in this CPU's hardware (vcpu_load). */
+static inline bool vcpu_is_loaded_here(const struct vcpu *v)
+{
+    return v->loaded_cpu >= 0 && (unsigned)v->loaded_cpu == cpu_this()->id;
+}
+
+/* List register idx of `v`: the hardware GICH_LR while loaded here, else the saved copy. */
+static inline uint32_t vcpu_read_lr(const struct vcpu *v, unsigned idx)
+{
+    return vcpu_is_loaded_here(v) ? gich_read_lr(idx) : v->saved.lr[idx];
+}
+
+static inline void vcpu_write_lr(struct vcpu *v, unsigned idx, uint32_t value)
+{
+    if (vcpu_is_loaded_here(v)) {
+        gich_write_lr(idx, value);
+    } else {
+        v->saved.lr[idx] = value;
+    }
+}
 
 /* seL4_UserContext access by field index 0..35 (ABI 3.4 order); writes sanitise spsr. */
 uint64_t vcpu_read_context(struct vcpu *v, unsigned idx);
