@@ -38,30 +38,35 @@ bool vgic_irq_pending(const struct vgic_irq *irq)
     return irq->latch || (!irq->edge && irq->line);
 }
 
-static struct vgic_bits *irq_bits(const struct vgic_irq *irq)
+/*
+ * Bring irq's bits in its struct vgic_bits up to date: the words hold
+ * irq->bits, so flipping the bits that changed makes them hold the new ones.
+ * Runs after every state change (vgic_irq_requeue): inline, and cheap when
+ * nothing changed.
+ */
+static inline void sync_bits(struct vgic_irq *irq)
 {
-    if (irq->intid < VGIC_NUM_LOCAL) {
-        return &vgic_state.vcpu[irq->owner].local_bits;
-    }
-    return &vgic_state.spi_bits[(irq->intid - VGIC_NUM_LOCAL) / 32];
-}
-
-void vgic_irq_sync_bits(struct vgic_irq *irq)
-{
-    uint8_t now =
-        (uint8_t)((irq->group1 ? 1u << VGIC_BIT_GROUP : 0) | (irq->enabled ? 1u << VGIC_BIT_ENABLED : 0) |
-                  (vgic_irq_pending(irq) ? 1u << VGIC_BIT_PENDING : 0) | (irq->active ? 1u << VGIC_BIT_ACTIVE : 0));
+    uint32_t now = (irq->group1 ? 1u << VGIC_BIT_GROUP : 0) | (irq->enabled ? 1u << VGIC_BIT_ENABLED : 0) |
+                   (vgic_irq_pending(irq) ? 1u << VGIC_BIT_PENDING : 0) | (irq->active ? 1u << VGIC_BIT_ACTIVE : 0);
     uint32_t changed = now ^ irq->bits;
     if (changed == 0) {
         return;
     }
-    /* The words hold irq->bits: flipping the changed bits makes them hold `now`. */
-    struct vgic_bits *b = irq_bits(irq);
+    uint32_t *word = irq->bank->word;
     uint32_t mask = 1u << (irq->intid % 32);
-    for (; changed != 0; changed &= changed - 1) {
-        b->word[__builtin_ctz(changed)] ^= mask;
+    if (changed & (1u << VGIC_BIT_GROUP)) {
+        word[VGIC_BIT_GROUP] ^= mask;
     }
-    irq->bits = now;
+    if (changed & (1u << VGIC_BIT_ENABLED)) {
+        word[VGIC_BIT_ENABLED] ^= mask;
+    }
+    if (changed & (1u << VGIC_BIT_PENDING)) {
+        word[VGIC_BIT_PENDING] ^= mask;
+    }
+    if (changed & (1u << VGIC_BIT_ACTIVE)) {
+        word[VGIC_BIT_ACTIVE] ^= mask;
+    }
+    irq->bits = (uint8_t)now;
 }
 
 /*
@@ -85,7 +90,7 @@ static uint8_t irq_deliverable_to(const struct vgic_irq *irq)
 
 uint8_t vgic_irq_requeue(struct vgic_irq *irq)
 {
-    vgic_irq_sync_bits(irq);
+    sync_bits(irq);
     uint8_t want = irq_deliverable_to(irq);
     unsigned level = irq->priority >> VGIC_PRIO_SHIFT;
     if (want == irq->queued_mask && level == irq->queued_level) {
@@ -111,7 +116,7 @@ void vgic_irq_update(struct vgic_irq *irq)
      * would load it, without passing through the queue.
      */
     if (irq->queued_mask == 0) {
-        vgic_irq_sync_bits(irq);
+        sync_bits(irq);
         uint8_t want = irq_deliverable_to(irq);
         if (want != 0 && (want & (want - 1)) == 0 && vgic_lr_load_now((size_t)__builtin_ctz(want), irq)) {
             return;
@@ -236,7 +241,7 @@ static void irq_reset(struct vgic_irq *irq)
     irq->in_lr = false;
     irq->edge = sgi;
     irq->group1 = vgic_state.version == GIC_VERSION_3;
-    vgic_irq_sync_bits(irq);
+    sync_bits(irq);
 }
 
 static void irq_init(struct vgic_irq *irq, unsigned intid, size_t owner)
@@ -244,6 +249,8 @@ static void irq_init(struct vgic_irq *irq, unsigned intid, size_t owner)
     memset(irq, 0, sizeof(*irq));
     irq->intid = (uint16_t)intid;
     irq->owner = (uint8_t)owner;
+    irq->bank = intid < VGIC_NUM_LOCAL ? &vgic_state.vcpu[owner].local_bits
+                                       : &vgic_state.spi_bits[(intid - VGIC_NUM_LOCAL) / 32];
     irq_reset(irq);
 }
 

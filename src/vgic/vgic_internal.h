@@ -40,9 +40,9 @@ _Static_assert(VGIC_MAX_LRS <= 32, "LR masks are 32-bit");
 /*
  * The bit-per-INTID registers (IGROUPR, IS/ICENABLER, IS/ICPENDR, IS/ICACTIVER)
  * of 32 INTIDs as words, so that a guest's register read is one load (DESIGN
- * 3: a short exit path). vgic_irq_sync_bits() keeps them equal to the
- * per-INTID state: vgic_irq_requeue(), which runs after every state change,
- * calls it, as does a reset.
+ * 3: a short exit path). vgic.c keeps them equal to the per-INTID state:
+ * vgic_irq_requeue(), which runs after every state change, syncs them, as
+ * does a reset.
  */
 enum vgic_bit { VGIC_BIT_GROUP, VGIC_BIT_ENABLED, VGIC_BIT_PENDING, VGIC_BIT_ACTIVE, VGIC_BIT_KINDS };
 
@@ -73,6 +73,7 @@ struct vgic_irq {
     bool group1; /* IGROUPR */
     bool retire; /* vgic_reset(): call the ack callback once the state is reset */
     uint8_t bits; /* its bits in struct vgic_bits (1 << enum vgic_bit) as last synced */
+    struct vgic_bits *bank; /* the struct vgic_bits of its 32 INTIDs (banked per vCPU below 32) */
 };
 
 struct vgic_vcpu {
@@ -115,9 +116,6 @@ struct vgic_irq *vgic_irq_get(size_t vcpu, unsigned intid);
 
 /* Pending as the guest reads it (ISPENDR). */
 bool vgic_irq_pending(const struct vgic_irq *irq);
-
-/* Bring irq's bits in its struct vgic_bits up to date (cheap when nothing changed). */
-void vgic_irq_sync_bits(struct vgic_irq *irq);
 
 /*
  * One bit-per-INTID register word: INTIDs first .. first + 31 (first a
