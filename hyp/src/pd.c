@@ -131,7 +131,7 @@ static void deliver(struct pd *pd, struct vcpu *v)
     v->fault_label = seL4_Fault_NullFault;
 }
 
-static void deliver_fault(struct pd *pd)
+void pd_deliver_queued_fault(struct pd *pd)
 {
     struct vcpu *v = pd->fault_head;
     pd->fault_head = v->fault_next;
@@ -183,7 +183,7 @@ void pd_run(struct pd *pd)
         } else if (pd->notify_pending) {
             deliver_notifications(pd);
         } else if (pd->fault_head) {
-            deliver_fault(pd);
+            pd_deliver_queued_fault(pd);
         } else if (c->vcpu && c->vcpu->state == VCPU_RUNNABLE) {
             vcpu_run(c->vcpu);
         } else {

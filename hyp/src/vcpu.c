@@ -359,9 +359,12 @@ void vcpu_run(struct vcpu *v)
      * Fast path (DESIGN 3): the guest is entered only while its PD has nothing
      * else to receive, so a trap's fault is delivered and answered at once
      * (pd_deliver_fault) and the guest resumes from this loop, without a pass
-     * through the event loop.
+     * through the event loop; so does a fault an interrupt exit queued
+     * (VGICMaintenance, VPPIEvent) when it is all the PD has to receive, as
+     * pd_run would deliver it next. Anything else returns to pd_run.
      */
-    while (v->state == VCPU_RUNNABLE && !pd_has_work(v->pd)) {
+    struct pd *pd = v->pd;
+    while (v->state == VCPU_RUNNABLE && !pd_has_work(pd)) {
         if (c->vtimer_hw_masked) {
             irq_vcpu_entry();
         }
@@ -380,6 +383,9 @@ void vcpu_run(struct vcpu *v)
             trap_handle_sync(v);
         } else if (code == EXIT_IRQ || code == EXIT_FIQ) {
             irq_poll();
+            while (pd_has_only_faults(pd)) {
+                pd_deliver_queued_fault(pd);
+            }
         } else {
             /* ABI 2.3: seL4 halts on an SError from the guest. */
             hyp_panic("SError taken from vCPU %u (ESR_EL2 0x%lx, pc 0x%lx)", v->id, v->frame.esr, v->frame.pc);

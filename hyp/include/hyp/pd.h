@@ -55,6 +55,15 @@ static inline bool pd_has_work(const struct pd *pd)
     return backend_pending_mask || pd->notify_pending || pd->fault_head;
 }
 
+/* True if all the PD has to receive is queued faults: the next message is the first of them (ABI 1.2). */
+static inline bool pd_has_only_faults(const struct pd *pd)
+{
+    return !backend_pending_mask && !pd->notify_pending && pd->fault_head;
+}
+
+/* Deliver the PD's first queued fault (pd->fault_head) to its fault() and apply the reply. */
+void pd_deliver_queued_fault(struct pd *pd);
+
 /* The PD whose code is running (the caller of a seL4_* operation). Inline: every seL4_* operation asks. */
 static inline struct pd *pd_current(void)
 {

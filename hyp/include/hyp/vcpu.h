@@ -83,7 +83,10 @@ extern unsigned hyp_num_vcpus;
 void vcpu_init(struct vcpu *v, unsigned id, struct pd *pd);
 /* Make `v` the vCPU loaded on the calling CPU (writes its saved state into the hardware). */
 void vcpu_load(struct vcpu *v);
-/* Run `v` and handle its exits while it is runnable and its PD has nothing to receive (!pd_has_work). */
+/*
+ * Run `v` and handle its exits while it is runnable and its PD has nothing to
+ * receive (!pd_has_work) but, perhaps, faults, which it delivers.
+ */
 void vcpu_run(struct vcpu *v);
 
 uint64_t vcpu_read_sysreg(struct vcpu *v, unsigned id);
