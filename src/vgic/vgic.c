@@ -74,7 +74,7 @@ static inline void sync_bits(struct vgic_irq *irq)
  * (4.3.1), not active (an active interrupt is not signalled again until it
  * is deactivated), not in an LR, and targeted (4.3.12; SGIs/PPIs are banked).
  */
-static uint8_t irq_deliverable_to(const struct vgic_irq *irq)
+static inline __attribute__((always_inline)) uint8_t irq_deliverable_to(const struct vgic_irq *irq)
 {
     if (irq->in_lr || irq->active || !irq->enabled || !vgic_irq_pending(irq)) {
         return 0;
@@ -88,14 +88,9 @@ static uint8_t irq_deliverable_to(const struct vgic_irq *irq)
     return irq->targets & vgic_state.vcpu_mask;
 }
 
-uint8_t vgic_irq_requeue(struct vgic_irq *irq)
+/* Move irq from the queues it is in to those of `want` at `level`; out of line, off the common path. */
+static __attribute__((noinline)) uint8_t requeue_move(struct vgic_irq *irq, uint8_t want, unsigned level)
 {
-    sync_bits(irq);
-    uint8_t want = irq_deliverable_to(irq);
-    unsigned level = irq->priority >> VGIC_PRIO_SHIFT;
-    if (want == irq->queued_mask && level == irq->queued_level) {
-        return 0;
-    }
     for (uint32_t m = irq->queued_mask; m != 0; m &= m - 1) {
         vgic_queue_remove((size_t)__builtin_ctz(m), irq, irq->queued_level);
     }
@@ -105,6 +100,17 @@ uint8_t vgic_irq_requeue(struct vgic_irq *irq)
     irq->queued_mask = want;
     irq->queued_level = (uint8_t)level;
     return want;
+}
+
+uint8_t vgic_irq_requeue(struct vgic_irq *irq)
+{
+    sync_bits(irq);
+    uint8_t want = irq_deliverable_to(irq);
+    unsigned level = irq->priority >> VGIC_PRIO_SHIFT;
+    if (want == irq->queued_mask && level == irq->queued_level) {
+        return 0;
+    }
+    return requeue_move(irq, want, level);
 }
 
 void vgic_irq_update(struct vgic_irq *irq)
