@@ -169,7 +169,10 @@ bool vgic_lr_load_now(size_t vcpu, struct vgic_irq *irq)
 void vgic_lr_refill_mask(uint8_t vcpus)
 {
     for (uint32_t m = vcpus; m != 0; m &= m - 1) {
-        vgic_lr_refill((size_t)__builtin_ctz(m));
+        size_t vcpu = (size_t)__builtin_ctz(m);
+        if (vgic_state.vcpu[vcpu].queued_levels != 0) { /* nothing queued, nothing to load (the common case) */
+            vgic_lr_refill(vcpu);
+        }
     }
 }
 
