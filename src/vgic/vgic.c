@@ -14,17 +14,6 @@
 
 struct vgic_state vgic_state;
 
-struct vgic_irq *vgic_irq_get(size_t vcpu, unsigned intid)
-{
-    if (intid < VGIC_NUM_LOCAL) {
-        return &vgic_state.vcpu[vcpu].local[intid];
-    }
-    if (intid < VGIC_NUM_INTIDS) {
-        return &vgic_state.spi[intid - VGIC_NUM_LOCAL];
-    }
-    return NULL;
-}
-
 static bool irq_is_sgi(const struct vgic_irq *irq)
 {
     return irq->intid < VGIC_NUM_SGIS;

@@ -112,7 +112,13 @@ extern struct vgic_state vgic_state;
 /* --- vgic.c: the per-INTID state machine ------------------------------------------------------------------- */
 
 /* The state of intid as seen from vcpu (banked below 32), or NULL if not implemented. vcpu must be valid. */
-struct vgic_irq *vgic_irq_get(size_t vcpu, unsigned intid);
+static inline struct vgic_irq *vgic_irq_get(size_t vcpu, unsigned intid)
+{
+    if (intid < VGIC_NUM_LOCAL) {
+        return &vgic_state.vcpu[vcpu].local[intid];
+    }
+    return intid < VGIC_NUM_INTIDS ? &vgic_state.spi[intid - VGIC_NUM_LOCAL] : NULL;
+}
 
 /* Pending as the guest reads it (ISPENDR). */
 bool vgic_irq_pending(const struct vgic_irq *irq);
