@@ -198,13 +198,6 @@ void vgic_set_ctlr(uint32_t ctlr)
     vgic_lr_refill_mask(refill);
 }
 
-void vgic_sgi_raise(size_t target, unsigned sgi, size_t source)
-{
-    struct vgic_irq *irq = &vgic_state.vcpu[target].local[sgi];
-    irq->sgi_sources |= (uint8_t)(1u << source);
-    vgic_irq_update(irq);
-}
-
 void vgic_sgi_clear(size_t target, unsigned sgi, uint8_t sources)
 {
     struct vgic_irq *irq = &vgic_state.vcpu[target].local[sgi];

@@ -156,8 +156,13 @@ void vgic_irq_set_edge(struct vgic_irq *irq, bool edge);
 /* GICD_CTLR group enables. */
 void vgic_set_ctlr(uint32_t ctlr);
 
-/* SGI `sgi` from vCPU `source` becomes pending on vCPU `target` (both valid). */
-void vgic_sgi_raise(size_t target, unsigned sgi, size_t source);
+/* SGI `sgi` from vCPU `source` becomes pending on vCPU `target` (both valid). Inline: the IPI path. */
+static inline void vgic_sgi_raise(size_t target, unsigned sgi, size_t source)
+{
+    struct vgic_irq *irq = &vgic_state.vcpu[target].local[sgi];
+    irq->sgi_sources |= (uint8_t)(1u << source);
+    vgic_irq_update(irq);
+}
 
 /* Clear the pending state of SGI `sgi` on `target` for every source in `sources`. */
 void vgic_sgi_clear(size_t target, unsigned sgi, uint8_t sources);

@@ -106,7 +106,7 @@ static unsigned pick_lr(const struct vgic_vcpu *vc, uint32_t free, unsigned inti
  * one pending source at a time (seL4 cannot set GICH_LR.CPUID, so the guest's
  * IAR reports source 0; vgic.h).
  */
-static bool lr_load(size_t vcpu, unsigned idx, struct vgic_irq *irq)
+static inline bool lr_load(size_t vcpu, unsigned idx, struct vgic_irq *irq)
 {
     struct vgic_vcpu *vc = &vgic_state.vcpu[vcpu];
     uint32_t bit = 1u << idx;

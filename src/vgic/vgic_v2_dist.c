@@ -240,8 +240,10 @@ static void icfgr_write(size_t vcpu, uint32_t off, uint32_t value)
 /*
  * GICD_SGIR (4.3.15). Target lists are clipped to the vCPUs that exist
  * (a guest naming others must not reach beyond the array: Xen XSA-225).
+ * Always true (the write is done or ignored); out of line, so that the
+ * dispatch's fast path, which tail-calls it, needs no stack frame.
  */
-static void sgir_write(size_t vcpu, uint32_t value)
+static __attribute__((noinline)) bool sgir_write(size_t vcpu, uint32_t value)
 {
     unsigned sgi = value & SGIR_INTID_MASK;
     uint8_t list = (uint8_t)(value >> SGIR_TARGETS_SHIFT);
@@ -258,17 +260,11 @@ static void sgir_write(size_t vcpu, uint32_t value)
         break;
     default:
         LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: GICD_SGIR 0x%x uses the reserved target filter: ignored", vcpu, value);
-        return;
+        return true;
     }
     for (uint32_t m = targets; m != 0; m &= m - 1) {
         vgic_sgi_raise((size_t)__builtin_ctz(m), sgi, vcpu);
     }
-}
-
-/* GICD_SGIR written by an aligned word store: out of line, so that the dispatch below stays a leaf. */
-static __attribute__((noinline)) bool sgir_store(size_t vcpu, const struct mmio_access *access)
-{
-    sgir_write(vcpu, (uint32_t)access->value);
     return true;
 }
 
@@ -380,7 +376,7 @@ bool vgic_v2_dist_mmio(size_t vcpu, struct mmio_access *access, void *cookie)
             return word_read(vcpu, (uint32_t)off, access);
         }
         if (off == GICD_SGIR) {
-            return sgir_store(vcpu, access);
+            return sgir_write(vcpu, (uint32_t)access->value);
         }
     }
     return other_access(vcpu, access, (uint32_t)off);
