@@ -115,11 +115,10 @@ static inline uint64_t mmio_width_mask(uint8_t width)
  */
 static inline uint64_t mmio_load_result(const struct mmio_syndrome *s, uint64_t value)
 {
-    uint64_t v = value & mmio_width_mask(s->width);
-    if (__builtin_expect(s->sign_extend, 0) && s->width < 8) {
-        uint64_t sign = (uint64_t)1 << (8u * s->width - 1);
-        v = (v ^ sign) - sign;
-    }
+    /* The access's bytes moved to the top, then back down: an arithmetic shift extends the sign. */
+    unsigned shift = (64u - 8u * s->width) & 63u;
+    uint64_t top = value << shift;
+    uint64_t v = s->sign_extend ? (uint64_t)((int64_t)top >> shift) : top >> shift;
     return s->reg64 ? v : (v & 0xffffffffu);
 }
 

@@ -130,8 +130,8 @@ void vcpu_write_context(struct vcpu *v, unsigned idx, uint64_t value);
 static inline uint64_t vcpu_sanitise_spsr(uint64_t spsr)
 {
     uint64_t mode = spsr & PSR_MODE_MASK;
-    if (mode == PSR_MODE_EL0T || mode == PSR_MODE_EL1T || mode == PSR_MODE_EL1H) {
-        return spsr;
+    if (__builtin_expect(mode == PSR_MODE_EL1H, 1) || mode == PSR_MODE_EL0T || mode == PSR_MODE_EL1T) {
+        return spsr; /* EL1h, where a guest kernel traps, tested first */
     }
     return (spsr & 0xf0000000ull) | PSR_MODE_EL0T | PSR_F;
 }
