@@ -81,10 +81,11 @@ static inline __attribute__((always_inline)) bool mmio_store(size_t vcpu, uint64
     seL4_UserContext ctx;
     uint64_t reg = 0;
     if (s->rt != MMIO_REG_XZR) {
-        if (!vcpu_read_regs(vcpu, &ctx, vcpu_ctx_count_for(s->rt))) {
+        size_t word = vcpu_ctx_gpr_word[s->rt]; /* Rt's word: ReadRegisters reads words 0 .. word */
+        if (!vcpu_read_regs(vcpu, &ctx, word + 1)) {
             return false;
         }
-        reg = vcpu_ctx_get_gpr(&ctx, s->rt);
+        reg = ((const seL4_Word *)&ctx)[word];
     }
     struct mmio_access access = {
         .gpa = gpa,
