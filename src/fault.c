@@ -392,13 +392,17 @@ bool fault_handle(size_t vcpu_id, microkit_msginfo msginfo, microkit_msginfo *re
     if (!guest_vcpu_valid(vcpu_id)) {
         return fault_not_configured(vcpu_id, label);
     }
-    /* The commonest exits first: MMIO (VMFault) and hypercalls (UnknownSyscall). */
+    /* The commonest exits first: MMIO (VMFault), hypercalls (UnknownSyscall), virtual IRQ EOIs (VGICMaintenance). */
     if (label == seL4_Fault_VMFault && count >= seL4_VMFault_Length) {
         *reply = microkit_msginfo_new(0, 0);
         return fault_vm(vcpu_id);
     }
     if (label == seL4_Fault_UnknownSyscall && count >= seL4_UnknownSyscall_Length) {
         return fault_hvc(vcpu_id, reply);
+    }
+    if (label == seL4_Fault_VGICMaintenance && count >= seL4_VGICMaintenance_Length) {
+        *reply = microkit_msginfo_new(0, 0);
+        return vgic_handle_maintenance(vcpu_id, microkit_mr_get(seL4_VGICMaintenance_IDX));
     }
     switch (label) {
     case seL4_Fault_VMFault:
@@ -418,8 +422,6 @@ bool fault_handle(size_t vcpu_id, microkit_msginfo msginfo, microkit_msginfo *re
         switch (label) {
         case seL4_Fault_VCPUFault:
             return fault_vcpu(vcpu_id);
-        case seL4_Fault_VGICMaintenance:
-            return vgic_handle_maintenance(vcpu_id, microkit_mr_get(seL4_VGICMaintenance_IDX));
         case seL4_Fault_VPPIEvent:
             return vgic_handle_vppi(vcpu_id, microkit_mr_get(seL4_VPPIEvent_IRQ));
         default:
