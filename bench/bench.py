@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """libvmm benchmarks: `make bench` and `make bench-guard` (bench/README.md).
 
-  bench/bench.py --build DIR [--runs N] [--accept]   all figures, as a table,
-      compared with bench/accepted.json (--accept: replace it with these)
+  bench/bench.py --build DIR [--runs N] [--io-runs N] [--accept]   all figures,
+      as a table, compared with bench/accepted.json (--accept: replace it with these)
+  bench/bench.py --build DIR --io-only [--io-runs N] [--accept]   the I/O figures
+      alone (--accept: replace those, keep the others)
   bench/bench.py --build DIR --guard                 exit-path instruction
       counts only; fails if one exceeds GUARD_FACTOR x its accepted value
 
@@ -20,6 +22,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import io_bench  # noqa: E402
 import measure  # noqa: E402
 import sizes  # noqa: E402
 from measure import BenchError  # noqa: E402
@@ -27,6 +30,22 @@ from measure import BenchError  # noqa: E402
 ACCEPTED = Path(__file__).resolve().parent / "accepted.json"
 GUARD_FACTOR = 2.0
 COUNT_BAND = 0.05  # instruction counts and sizes: a change beyond 5% is reported
+# I/O figures: noisier than anything else here (the host's page cache, slirp,
+# TCG threads on a shared machine), so a move must also exceed this fraction.
+IO_TIME_BAND = 0.25
+# Exits and interrupts per MiB: counts, but not deterministic (interrupt
+# coalescing and timer ticks depend on timing), so a wider band than 5%.
+IO_COUNT_BAND = 0.25
+
+# I/O rows (bench/io_bench.py steps): key, label.
+IO_ROWS = [
+    ("seq-read", "virtio-blk sequential read, 1 MiB O_DIRECT requests, MiB/s"),
+    ("seq-write", "virtio-blk sequential write, 1 MiB O_DIRECT requests, MiB/s"),
+    ("rand-read", "virtio-blk 4 KiB random read, O_DIRECT, one at a time, IOPS"),
+    ("rand-write", "virtio-blk 4 KiB random write, O_DIRECT, one at a time, IOPS"),
+    ("tcp-send", "virtio-net TCP guest -> host (10.0.2.2 = 127.0.0.1), MiB/s"),
+    ("tcp-recv", "virtio-net TCP host -> guest (127.0.0.1 hostfwd), MiB/s"),
+]
 
 # Exit-path rows of tests/guests/bench_exits.c: key, label, KVM anchor key.
 EXIT_ROWS = [
@@ -78,10 +97,14 @@ def build_exits(b):
     return exits_bin, b.image("bench-exits", exits_bin, "")
 
 
-def collect(b, runs):
+def collect(b, runs, io_runs, io_only):
     r = {"machine": machine_info(), "runs": runs}
     info = b.guest_info()
     kernel, initrd = info["GUEST_KERNEL"], info["GUEST_INITRD"]
+    if io_only:
+        r["io"] = collect_io(b, info, io_runs)
+        b.restore_default_image()
+        return r
 
     log("bench: exit path (bench_exits, -icount)")
     exits_bin, exits_elf = build_exits(b)
@@ -112,18 +135,32 @@ def collect(b, runs):
     r["loader"] = {"kernel": os.path.getsize(kernel), "initrd": os.path.getsize(initrd),
                    "dtb": os.path.getsize(dtb)}
 
+    if io_runs:
+        r["io"] = collect_io(b, info, io_runs)
+
     log("bench: sizes")
     r["size"] = sizes.measure(b.build, exits_elf)
     b.restore_default_image()
     return r
 
 
+def collect_io(b, info, runs):
+    log(f"bench: I/O, {runs} x (hyp, direct) alternating, then one hyp run counting exits")
+    io = io_bench.collect(b, info, runs, log)
+    # The load while the I/O ran (other people's jobs share the machine).
+    io["load"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return io
+
+
 # --- figures and the regression check --------------------------------------------------------------
 
 
 def figures(r):
-    """Flat name -> figure; kind 'count' (deterministic, 5% band) or 'time' (median/lo/hi)."""
-    f = {}
+    """Flat name -> figure; kind 'count' (deterministic, 5% band unless 'band' says
+    otherwise) or 'time' (median/lo/hi; with 'band', also a relative threshold)."""
+    f = io_figures(r["io"]) if "io" in r else {}
+    if "exits" not in r:
+        return f
     for env, rows in r["exits"].items():
         for name, v in rows.items():
             if isinstance(v, float) and name != "loop":
@@ -143,31 +180,59 @@ def figures(r):
     return f
 
 
+def io_figures(io):
+    f = {}
+    for key, _ in IO_ROWS:
+        st = io["steps"][key]
+        for env in ("hyp", "direct", "ratio"):
+            f[f"io.{key}.{env}"] = dict(kind="time", band=IO_TIME_BAND,
+                                        **{x: st[env][x] for x in ("median", "lo", "hi", "n")})
+        for env in ("hyp", "direct"):
+            f[f"io.{key}.irq_per_mib.{env}"] = {"kind": "count", "band": IO_COUNT_BAND,
+                                                "value": st[f"irq_all_per_mib.{env}"]}
+        f[f"io.{key}.exits_per_mib.hyp"] = {"kind": "count", "band": IO_COUNT_BAND,
+                                            "value": io["exits"][key]["total"]}
+    return f
+
+
 def moved(new, old):
     """Why figure `new` moved beyond its noise band from `old`, or None."""
     if new["kind"] == "time":
-        # Timings: outside each other's min-max spread (both runs' noise).
+        # Timings: outside each other's min-max spread (both runs' noise), and
+        # for the I/O figures also by more than their relative band.
         outside = not old["lo"] <= new["median"] <= old["hi"] and not new["lo"] <= old["median"] <= new["hi"]
+        if outside and new.get("band") and old["median"]:
+            outside = abs(new["median"] - old["median"]) / abs(old["median"]) > new["band"]
         if outside:
             return (f"{old['median']:.2f} -> {new['median']:.2f} (accepted spread {old['lo']:.2f}-{old['hi']:.2f}, "
                     f"now {new['lo']:.2f}-{new['hi']:.2f})")
         return None
     a, b = old["value"], new["value"]
-    if a == b or (a and abs(b - a) / abs(a) <= COUNT_BAND):
+    if a == b or (a and abs(b - a) / abs(a) <= new.get("band", COUNT_BAND)):
         return None
     change = f"{(b - a) / a:+.1%}" if a else "was 0"
-    return f"{a:,.0f} -> {b:,.0f} ({change})"
+    prec = 0 if max(abs(a), abs(b)) >= 100 else 2
+    return f"{a:,.{prec}f} -> {b:,.{prec}f} ({change})"
 
 
-def compare(figs, accepted):
+def in_scope(name, scope):
+    """Whether figure `name` was measured: scope "all", "io" (--io-only) or "no-io" (--io-runs 0)."""
+    return scope == "all" or (scope == "io") == name.startswith("io.")
+
+
+def compare(figs, accepted, scope="all"):
+    """Moved figures; accepted figures out of this run's scope are left out."""
     if not accepted:
         return ["no accepted figures yet (make bench-accept records these)"]
-    old = accepted["figures"]
+    old = {k: v for k, v in accepted["figures"].items() if in_scope(k, scope)}
     out = []
+    new = [name for name in figs if name not in old]
+    if new:
+        out.append(f"new figures, not accepted yet: {', '.join(new)}")
     for name, fig in figs.items():
-        if name not in old:
-            out.append(f"{name}: new figure")
-        elif old[name]["kind"] != fig["kind"]:
+        if name in new:
+            continue
+        if old[name]["kind"] != fig["kind"]:
             out.append(f"{name}: kind changed")
         else:
             why = moved(fig, old[name])
@@ -184,10 +249,22 @@ def load_accepted():
         return None
 
 
-def save_accepted(r, figs):
+def save_accepted(r, figs, scope="all"):
+    """Record these figures; keep the accepted ones out of this run's scope."""
     rounded = {name: {k: round(v, 3) if isinstance(v, float) else v for k, v in fig.items()}
                for name, fig in figs.items()}
-    ACCEPTED.write_text(json.dumps({"machine": r["machine"], "figures": rounded}, indent=1, sort_keys=True) + "\n")
+    machine = dict(r["machine"])
+    old = load_accepted()
+    if scope != "all" and old:
+        rounded = {**{k: v for k, v in old["figures"].items() if not in_scope(k, scope)}, **rounded}
+    if scope == "io" and old:
+        machine = dict(old["machine"])
+    elif scope == "no-io" and old and "io" in old["machine"]:
+        machine["io"] = old["machine"]["io"]
+    if "io" in r:
+        # The I/O figures' own date and load (io-only runs keep the others' machine).
+        machine["io"] = {**{k: v for k, v in r["machine"].items() if k != "io"}, "load": r["io"]["load"]}
+    ACCEPTED.write_text(json.dumps({"machine": machine, "figures": rounded}, indent=1, sort_keys=True) + "\n")
 
 
 # --- the table -------------------------------------------------------------------------------------
@@ -270,6 +347,51 @@ def size_table(r):
     return lines
 
 
+def fmt_rate(t, unit):
+    prec = 0 if unit == "iops" else 1
+    return f"{t['median']:,.{prec}f} ({t['lo']:,.{prec}f}-{t['hi']:,.{prec}f})"
+
+
+def io_table(r):
+    io = r["io"]
+    st, ex = io["steps"], io["exits"]
+    z = io["sizes"]
+    n = st[IO_ROWS[0][0]]["hyp"]["n"]
+    lines = [
+        f"I/O inside the guest (A = under hyp, the VMM's virtio devices backed by QEMU's; B = the same guest "
+        f"booted directly by QEMU with the same QEMU devices; median (min-max) of {n} runs each, A and B "
+        f"alternating; A/B per pair, above 1 = faster under hyp; load average {io['load']} after the runs). "
+        f"Sizes: {z['seq_mib']} MiB sequential, {z['rand_count']:,} random 4 KiB requests over a "
+        f"{z['disk_mib']} MiB raw disk, {z['tcp_mib']} MiB per TCP direction.",
+        "",
+        "| I/O | hyp (A) | direct (B) | A/B |",
+        "|---|---:|---:|---:|",
+    ]
+    for key, label in IO_ROWS:
+        x = st[key]
+        ratio = x["ratio"]
+        lines.append(f"| {label} | {fmt_rate(x['hyp'], x['unit'])} | {fmt_rate(x['direct'], x['unit'])} "
+                     f"| {ratio['median']:.2f} ({ratio['lo']:.2f}-{ratio['hi']:.2f}) |")
+    lines += [
+        "",
+        "Per MiB transferred: guest exits under hyp (exceptions from EL0/EL1 to EL2 in QEMU's `-d int` log, "
+        "one extra run, minus a no-op command's), and interrupts the guest took (/proc/interrupts; "
+        "under hyp every one of them was injected by the VMM), medians of the timed runs:",
+        "",
+        "| per MiB | exits (A) | of which MMIO | IRQ | other | virtio IRQs (A) | all IRQs (A) "
+        "| virtio IRQs (B) | all IRQs (B) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in IO_ROWS:
+        e, x = ex[key], st[key]
+        name = label.rsplit(",", 1)[0]
+        lines.append(f"| {name} | {e['total']:,.1f} | {e['mmio']:,.1f} | {e['irq']:,.1f} "
+                     f"| {e['hvc_smc'] + e['other']:,.1f} | {x['irq_virtio_per_mib.hyp']:,.1f} "
+                     f"| {x['irq_all_per_mib.hyp']:,.1f} | {x['irq_virtio_per_mib.direct']:,.1f} "
+                     f"| {x['irq_all_per_mib.direct']:,.1f} |")
+    return lines
+
+
 def render(r, changes, accepted):
     m = r["machine"]
     out = [
@@ -277,18 +399,27 @@ def render(r, changes, accepted):
         "",
         f"Measured {m['date']} on {m['nproc']} CPUs, {m['cpu']}, {m['qemu']} (load average {m['load']}).",
         "",
-        "Exit path, instructions per round trip (`qemu -icount shift=0,sleep=off`: deterministic):",
-        "",
-        *exit_table(r),
-        "",
-        "Boot (Debian's kernel and initrd, `nokaslr`, to the first line its userspace prints):",
-        "",
-        *boot_table(r),
-        "",
-        *size_table(r),
-        "",
     ]
-    since = f" (accepted {accepted['machine']['date']})" if accepted else ""
+    if "exits" in r:
+        out += [
+            "Exit path, instructions per round trip (`qemu -icount shift=0,sleep=off`: deterministic):",
+            "",
+            *exit_table(r),
+            "",
+            "Boot (Debian's kernel and initrd, `nokaslr`, to the first line its userspace prints):",
+            "",
+            *boot_table(r),
+            "",
+        ]
+    if "io" in r:
+        out += [*io_table(r), ""]
+    if "size" in r:
+        out += [*size_table(r), ""]
+    since = ""
+    if accepted:
+        # An --io-only run compares with the I/O figures' own date.
+        m_acc = accepted["machine"].get("io", accepted["machine"]) if "exits" not in r else accepted["machine"]
+        since = f" (accepted {m_acc['date']})"
     if changes:
         out.append(f"Moved beyond the noise band since bench/accepted.json{since}:")
         out += [f"- {c}" for c in changes]
@@ -334,23 +465,28 @@ def main():
     ap.add_argument("--runs", type=int, default=5, help="boots of each of A and B (default 5)")
     ap.add_argument("--accept", action="store_true", help="record these figures in bench/accepted.json")
     ap.add_argument("--guard", action="store_true", help="exit-path counts against 2x the accepted ones")
+    ap.add_argument("--io-runs", type=int, default=3, help="I/O machines of each of A and B (default 3; 0: no I/O)")
+    ap.add_argument("--io-only", action="store_true", help="the I/O figures alone")
     args = ap.parse_args()
     if args.runs < 1:
         ap.error("--runs must be at least 1")
+    if args.io_runs < (1 if args.io_only else 0):
+        ap.error("--io-runs must be at least 1 with --io-only, else at least 0")
+    scope = "io" if args.io_only else "all" if args.io_runs else "no-io"
     b = measure.Builder(args.build)
     try:
         if args.guard:
             return guard(b)
-        r = collect(b, args.runs)
+        r = collect(b, args.runs, args.io_runs, args.io_only)
     except BenchError as e:
         log(f"bench: FAIL: {e}")
         return 1
     figs = figures(r)
     accepted = load_accepted()
-    (b.out / "results.json").write_text(json.dumps(r, indent=1) + "\n")
-    print(render(r, compare(figs, accepted), accepted))
+    (b.out / ("results-io.json" if args.io_only else "results.json")).write_text(json.dumps(r, indent=1) + "\n")
+    print(render(r, compare(figs, accepted, scope), accepted))
     if args.accept:
-        save_accepted(r, figs)
+        save_accepted(r, figs, scope)
         log(f"bench: figures recorded in {ACCEPTED}")
     return 0
 

@@ -15,7 +15,8 @@ TESTGUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -nost
     -Itests/guests/common
 TESTGUEST_LDFLAGS := -Wl,-T,tests/guests/common/guest.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments
 TESTGUEST_COMMON := tests/guests/common/start.S tests/guests/common/guest.c
-TESTGUEST_DEPS := $(TESTGUEST_COMMON) tests/guests/common/guest.h tests/guests/common/guest.ld
+TESTGUEST_DEPS := $(TESTGUEST_COMMON) tests/guests/common/guest.h tests/guests/common/guest.ld \
+    $(wildcard tests/guests/*/*.c tests/guests/*/*.h)
 
 .PHONY: testguests
 # Keep the ELFs: they carry the symbols gdb needs.

@@ -44,6 +44,26 @@ static void reset_all(void *cookie)
     }
 }
 
+/*
+ * Bit i: the driver of devices[i] set a feature bit above 63 since the last
+ * reset (DriverFeaturesSel >= 2). No device offers one, so FEATURES_OK must
+ * fail (2.2.1) whatever is written to bits 0-63 afterwards; kept here, not
+ * in the driver_features bits the driver can overwrite.
+ */
+static uint32_t high_features_set;
+
+_Static_assert(VIRTIO_MMIO_MAX_DEVICES <= 32, "one bit per device in high_features_set");
+
+static uint32_t device_bit(const struct virtio_mmio_device *dev)
+{
+    for (size_t i = 0; i < num_devices; i++) {
+        if (devices[i] == dev) {
+            return 1u << i;
+        }
+    }
+    return 0;
+}
+
 static bool track_device(struct virtio_mmio_device *dev)
 {
     for (size_t i = 0; i < num_devices; i++) {
@@ -143,6 +163,7 @@ void virtio_mmio_reset(struct virtio_mmio_device *dev)
 {
     dev->status = 0;
     dev->driver_features = 0;
+    high_features_set &= ~device_bit(dev);
     dev->device_features_sel = dev->driver_features_sel = 0;
     dev->queue_sel = 0;
     dev->interrupt_status = 0;
@@ -161,7 +182,8 @@ void virtio_mmio_reset(struct virtio_mmio_device *dev)
 static bool features_acceptable(const struct virtio_mmio_device *dev)
 {
     uint64_t f = dev->driver_features;
-    return (f & ~dev->device_features) == 0 && (f & VIO_BIT(VIO_F_VERSION_1)) != 0;
+    return (f & ~dev->device_features) == 0 && (f & VIO_BIT(VIO_F_VERSION_1)) != 0 &&
+           (high_features_set & device_bit(dev)) == 0;
 }
 
 static void activate(struct virtio_mmio_device *dev)
@@ -213,8 +235,10 @@ static void status_write(struct virtio_mmio_device *dev, uint32_t value)
     }
     uint32_t added = want & ~cur;
     if ((added & VIO_STATUS_FEATURES_OK) && !features_acceptable(dev)) {
-        DEV_LOG(dev, LOG_LEVEL_WARN, "features 0x%llx not a subset of 0x%llx with VERSION_1: FEATURES_OK refused",
-                (unsigned long long)dev->driver_features, (unsigned long long)dev->device_features);
+        DEV_LOG(dev, LOG_LEVEL_WARN, "features 0x%llx%s not a subset of 0x%llx with VERSION_1: FEATURES_OK refused",
+                (unsigned long long)dev->driver_features,
+                (high_features_set & device_bit(dev)) ? " (and bits above 63)" : "",
+                (unsigned long long)dev->device_features);
         want &= ~(VIO_STATUS_FEATURES_OK | VIO_STATUS_DRIVER_OK);
         added &= ~(VIO_STATUS_FEATURES_OK | VIO_STATUS_DRIVER_OK);
     }
@@ -332,7 +356,7 @@ static void driver_features_write(struct virtio_mmio_device *dev, uint32_t value
     if (dev->driver_features_sel < 2) {
         set_half(&dev->driver_features, dev->driver_features_sel == 1, value);
     } else if (value != 0) {
-        dev->driver_features |= VIO_BIT(63); /* a feature nobody offers: FEATURES_OK will fail */
+        high_features_set |= device_bit(dev); /* features nobody offers: FEATURES_OK will fail */
     }
 }
 
