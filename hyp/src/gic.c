@@ -14,21 +14,6 @@
 #include <hyp/log.h>
 #include <hyp/platform.h>
 
-/* GICv2 GICH_LRn (IHI 0048B 5.3.9). */
-#define V2_LR_VID_MASK 0x3ffull
-#define V2_LR_EOI (1ull << 19)
-#define V2_LR_PRIO_SHIFT 23
-#define V2_LR_STATE_SHIFT 28
-#define V2_LR_GRP1 (1ull << 30)
-/* GICv3 ICH_LR<n>_EL2 (IHI 0069 12.4.6): vINTID 31:0, EOI 41 (HW = 0), Priority 55:48, Group 60, State 63:62. */
-#define V3_LR_VID_MASK 0xffffffffull
-#define V3_LR_EOI (1ull << 41)
-#define V3_LR_PRIO_SHIFT 48
-#define V3_LR_GRP1 (1ull << 60)
-#define V3_LR_STATE_SHIFT 62
-#define LR_STATE_PENDING 1ull
-#define LR_STATE_ACTIVE 2ull
-
 bool gic_v3;
 uintptr_t gic_gicd;
 unsigned gic_lrs;
@@ -74,11 +59,6 @@ void gic_cpu_init(void)
     }
 }
 
-unsigned gic_num_lrs(void)
-{
-    return gic_lrs;
-}
-
 uint32_t gic_max_intid(void)
 {
     return gic_intids;
@@ -109,30 +89,6 @@ void gic_irq_configure(uint32_t intid, bool edge)
     mmio_write32(reg, edge ? (v | bit) : (v & ~bit));
 }
 
-uint32_t gic_ack(void)
-{
-    return gic_v3 ? gic3_ack() : gic2_ack();
-}
-
-void gic_eoi(uint32_t iar)
-{
-    if (gic_v3) {
-        gic3_eoi(iar);
-    } else {
-        gic2_eoi(iar);
-    }
-}
-
-void gic_eoi_deactivate(uint32_t iar)
-{
-    if (gic_v3) {
-        gic3_eoi(iar);
-        gic3_deactivate_local(iar);
-    } else {
-        gic2_eoi(iar);
-    }
-}
-
 void gic_deactivate(uint32_t intid)
 {
     mmio_write32(gic_gicd + GICD_ICACTIVER + 4 * (intid / 32), 1u << (intid % 32));
@@ -146,52 +102,6 @@ void gic_send_sgi(unsigned cpu, uint32_t intid)
         gic3_send_sgi(cpu, intid);
     } else {
         gic2_send_sgi(cpu, intid);
-    }
-}
-
-uint64_t gic_lr_make(uint32_t virq, uint32_t prio, uint32_t group)
-{
-    if (gic_v3) {
-        /* ABI 3.1: the raw 0..31 value goes into the 8-bit priority field. */
-        return (LR_STATE_PENDING << V3_LR_STATE_SHIFT) | (group ? V3_LR_GRP1 : 0) |
-               ((uint64_t)prio << V3_LR_PRIO_SHIFT) | V3_LR_EOI | (virq & V3_LR_VID_MASK);
-    }
-    return (LR_STATE_PENDING << V2_LR_STATE_SHIFT) | (group ? V2_LR_GRP1 : 0) | ((uint64_t)prio << V2_LR_PRIO_SHIFT) |
-           V2_LR_EOI | (virq & V2_LR_VID_MASK);
-}
-
-bool gic_lr_active(uint64_t lr)
-{
-    unsigned shift = gic_v3 ? V3_LR_STATE_SHIFT : V2_LR_STATE_SHIFT;
-    return ((lr >> shift) & 3) == LR_STATE_ACTIVE;
-}
-
-uint64_t gic_lr_clear_eoi(uint64_t lr)
-{
-    return lr & ~(gic_v3 ? V3_LR_EOI : V2_LR_EOI);
-}
-
-bool gic_vif_eoi_pending(void)
-{
-    return gic_v3 ? gic3_vif_eoi_pending() : gic2_vif_eoi_pending();
-}
-
-uint64_t gic_vif_eisr(void)
-{
-    return gic_v3 ? gic3_vif_eisr() : gic2_vif_eisr();
-}
-
-uint64_t gic_vif_read_lr(unsigned idx)
-{
-    return gic_v3 ? gic3_vif_read_lr(idx) : gic2_vif_read_lr(idx);
-}
-
-void gic_vif_write_lr(unsigned idx, uint64_t v)
-{
-    if (gic_v3) {
-        gic3_vif_write_lr(idx, v);
-    } else {
-        gic2_vif_write_lr(idx, v);
     }
 }
 

@@ -16,20 +16,12 @@
 #define GICC_CTLR 0x0000
 #define GICC_PMR 0x0004
 #define GICC_BPR 0x0008
-#define GICC_IAR 0x000c
-#define GICC_EOIR 0x0010
 /* Virtual interface control (5.3). */
-#define GICH_HCR 0x000
 #define GICH_VTR 0x004
 #define GICH_VMCR 0x008
-#define GICH_MISR 0x010
-#define GICH_EISR0 0x020
-#define GICH_EISR1 0x024
 #define GICH_APR 0x0f0
-#define GICH_LR0 0x100
-#define GICH_MISR_EOI 1u
 
-uintptr_t gic_gich_hcr;
+uintptr_t gic_gicc_base, gic_gich_base;
 static uintptr_t gicc, gich;
 
 /* 4.3.12: GICD_ITARGETSR0..7 are banked and read as this CPU interface's own bit. */
@@ -42,7 +34,8 @@ void gic2_init(void)
 {
     gicc = platform.gicc_pa;
     gich = platform.gich_pa;
-    gic_gich_hcr = gich + GICH_HCR;
+    gic_gicc_base = gicc;
+    gic_gich_base = gich;
     uint32_t target = own_target() * 0x01010101u;
     mmio_write32(gic_gicd + GICD_CTLR, 0);
     for (uint32_t i = 32; i < gic_intids; i += 32) {
@@ -75,42 +68,10 @@ void gic2_cpu_init(void)
     }
 }
 
-uint32_t gic2_ack(void)
-{
-    return mmio_read32(gicc + GICC_IAR);
-}
-
-void gic2_eoi(uint32_t iar)
-{
-    mmio_write32(gicc + GICC_EOIR, iar);
-}
-
 /* 4.3.15 GICD_SGIR: TargetListFilter 0 (the list), CPUTargetList 23:16, NSATT 0 (group 0), SGIINTID 3:0. */
 void gic2_send_sgi(unsigned cpu, uint32_t intid)
 {
     mmio_write32(gic_gicd + GICD_SGIR, ((uint32_t)hyp_cpus[cpu].gic_target << 16) | (intid & 0xf));
-}
-
-bool gic2_vif_eoi_pending(void)
-{
-    return mmio_read32(gich + GICH_MISR) & GICH_MISR_EOI;
-}
-
-uint64_t gic2_vif_eisr(void)
-{
-    uint64_t lo = mmio_read32(gich + GICH_EISR0);
-    uint64_t hi = gic_lrs > 32 ? mmio_read32(gich + GICH_EISR1) : 0;
-    return lo | (hi << 32);
-}
-
-uint64_t gic2_vif_read_lr(unsigned idx)
-{
-    return mmio_read32(gich + GICH_LR0 + 4 * idx);
-}
-
-void gic2_vif_write_lr(unsigned idx, uint64_t v)
-{
-    mmio_write32(gich + GICH_LR0 + 4 * idx, (uint32_t)v);
 }
 
 uint32_t gic2_vif_read_vmcr(void)

@@ -139,25 +139,6 @@ void gic3_cpu_init(void)
     isb();
 }
 
-uint32_t gic3_ack(void)
-{
-    uint32_t iar = (uint32_t)sysreg_read(icc_iar1_el1);
-    __asm__ volatile("dsb sy" ::: "memory"); /* 12.2.13: the acknowledge completes before we act on it */
-    return iar;
-}
-
-void gic3_eoi(uint32_t iar)
-{
-    sysreg_write(icc_eoir1_el1, iar);
-    isb();
-}
-
-void gic3_deactivate_local(uint32_t iar)
-{
-    sysreg_write(icc_dir_el1, iar);
-    isb();
-}
-
 /* 12.2.20 ICC_SGI1R_EL1: Aff3 55:48, RS 47:44, Aff2 39:32, INTID 27:24, Aff1 23:16, TargetList 15:0. */
 void gic3_send_sgi(unsigned cpu, uint32_t intid)
 {
@@ -167,16 +148,6 @@ void gic3_send_sgi(unsigned cpu, uint32_t intid)
                  ((uint64_t)(intid & 0xf) << 24) | (((mpidr >> 8) & 0xff) << 16) | (1ull << (aff0 & 0xf));
     sysreg_write(icc_sgi1r_el1, v);
     isb();
-}
-
-bool gic3_vif_eoi_pending(void)
-{
-    return sysreg_read(ich_misr_el2) & 1;
-}
-
-uint64_t gic3_vif_eisr(void)
-{
-    return sysreg_read(ich_eisr_el2);
 }
 
 #define READ_LR(n)                                                                                                     \

@@ -113,8 +113,9 @@ static void handle_maintenance(struct hyp_cpu *c, bool guest_exit)
         v->exit_label = seL4_Fault_VGICMaintenance;
         v->exit_len = seL4_VGICMaintenance_Length;
     }
-    /* Deassert until the guest runs again; more completed LRs then raise the next fault. */
+    /* Deassert until the guest runs again (vcpu_run sets En); more completed LRs then raise the next fault. */
     gic_vif_enable(false);
+    c->vif_en = false;
 }
 
 void irq_poll(struct hyp_cpu *c, bool guest_exit)

@@ -33,11 +33,6 @@ struct pd hyp_pds[HYP_MAX_PDS];
 unsigned hyp_num_pds;
 seL4_IPCBuffer *__sel4_ipc_buffer;
 
-struct pd *pd_current(void)
-{
-    return cpu_this()->pd;
-}
-
 void pd_queue_fault(struct vcpu *v, seL4_Word label, seL4_Word len)
 {
     struct pd *pd = v->pd;
@@ -118,39 +113,36 @@ static void deliver_notifications(struct pd *pd)
     kernel_lock();
 }
 
-/* Kernel lock held on entry and on return; the head of the queue is a vCPU of this CPU. */
-static void deliver_fault(struct pd *pd)
+/*
+ * Kernel lock held on entry and on return, the PD owned by this CPU and v a vCPU
+ * of this CPU (so it needs no kick when it restarts), its fault_len MRs in the
+ * IPC buffer: fault() runs with the lock dropped, then its reply is applied (ABI 2.5).
+ */
+static void deliver(struct pd *pd, struct vcpu *v)
 {
-    struct vcpu *v = pd->fault_head;
-    pd->fault_head = v->fault_next;
-    if (!pd->fault_head) {
-        pd->fault_tail = NULL;
-    }
-    v->fault_next = NULL;
-    v->state = VCPU_BLOCKED_ON_REPLY;
-    cpu_this()->faults++;
-    /* Fixed-size copy: inlined as general-register loads/stores. */
-    _Static_assert(sizeof(v->fault_mr) == 13 * sizeof(seL4_Word), "fault MRs");
-    __builtin_memcpy(pd->ipc.msg, v->fault_mr, sizeof(v->fault_mr));
-    seL4_MessageInfo_t tag = seL4_MessageInfo_new(v->fault_label, 0, 0, v->fault_len);
-    seL4_MessageInfo_t reply = seL4_MessageInfo_new(0, 0, 0, 0);
-    pd->ipc.tag = tag;
-    if (!pd->desc->fault) {
+    seL4_Bool (*fault)(microkit_child, microkit_msginfo, microkit_msginfo *) = pd->desc->fault;
+    if (!fault) {
         hyp_panic("PD '%s' has no fault() entry point (vCPU %u fault label %lu)", pd->desc->name, v->id,
                   v->fault_label);
     }
+    v->state = VCPU_BLOCKED_ON_REPLY;
+    cpu_this()->faults++;
+    seL4_MessageInfo_t tag = seL4_MessageInfo_new(v->fault_label, 0, 0, v->fault_len);
+    seL4_MessageInfo_t reply = seL4_MessageInfo_new(0, 0, 0, 0);
+    pd->ipc.tag = tag;
     kernel_unlock();
     enter(pd);
-    seL4_Bool do_reply = pd->desc->fault(v->id, tag, &reply);
+    seL4_Bool do_reply = fault(v->id, tag, &reply);
     pd->in_entry = false;
-    flush_deferred(pd);
+    if (pd->deferred != PD_DEFERRED_NONE) {
+        flush_deferred(pd);
+    }
     kernel_lock();
-    /* v belongs to this CPU (pd_drain), so a restarted v needs no kick. */
     /* A Suspend or restart during fault() unlinked the reply: replying is a silent no-op (ABI 2.5). */
     if (v->state != VCPU_BLOCKED_ON_REPLY) {
         return;
     }
-    bool restart = do_reply && trap_apply_reply(v, reply, pd->ipc.msg);
+    bool restart = do_reply && trap_apply_reply(v, v->fault_label, reply, pd->ipc.msg);
     /* No reply: seL4 cancels the unused reply object at the next receive and the vCPU becomes Inactive. */
     v->state = restart ? VCPU_RUNNABLE : VCPU_INACTIVE;
     if (!restart) {
@@ -159,13 +151,24 @@ static void deliver_fault(struct pd *pd)
     v->fault_label = seL4_Fault_NullFault;
 }
 
-/* Kernel lock held: may CPU `c` take the PD now? (A fault waits for its own vCPU's CPU.) */
-static bool pd_has_work_for(const struct pd *pd, const struct hyp_cpu *c)
+/* All 13 fault MRs whatever the fault's length: a fixed-size copy is a few load/store pairs, no loop. */
+static void copy_mrs(struct pd *pd, const struct vcpu *v)
 {
-    if (pd->owner >= 0) {
-        return false;
+    _Static_assert(sizeof(v->fault_mr) == 13 * sizeof(seL4_Word), "fault MRs");
+    __builtin_memcpy(pd->ipc.msg, v->fault_mr, sizeof(v->fault_mr));
+}
+
+/* Kernel lock held, the PD owned by this CPU: the first queued fault, a vCPU of this CPU's. */
+static void deliver_queued_fault(struct pd *pd)
+{
+    struct vcpu *v = pd->fault_head;
+    pd->fault_head = v->fault_next;
+    if (!pd->fault_head) {
+        pd->fault_tail = NULL;
     }
-    return backend_pending_mask || pd->notify_pending || (pd->fault_head && pd->fault_head->cpu == c->id);
+    v->fault_next = NULL;
+    copy_mrs(pd, v);
+    deliver(pd, v);
 }
 
 /* Kernel lock held, the PD owned by this CPU: run everything it may run here, then let go of the PD. */
@@ -179,7 +182,7 @@ static void pd_drain(struct pd *pd, struct hyp_cpu *c)
         } else if (pd->notify_pending) {
             deliver_notifications(pd);
         } else if (pd->fault_head && pd->fault_head->cpu == c->id) {
-            deliver_fault(pd);
+            deliver_queued_fault(pd);
         } else {
             break;
         }
@@ -187,6 +190,26 @@ static void pd_drain(struct pd *pd, struct hyp_cpu *c)
     pd->owner = -1;
     if (pd->fault_head) {
         smp_kick(pd->fault_head->cpu);
+    }
+}
+
+/*
+ * A fault an exit of this CPU's vCPU raised, while the PD is free and has
+ * nothing to receive (DESIGN 3: the short path): seL4's receive order makes
+ * it the very next message, so it is delivered at once, without the queue.
+ */
+void pd_deliver_fault(struct vcpu *v, seL4_Word label, seL4_Word len)
+{
+    struct pd *pd = v->pd;
+    pd->owner = (int)v->cpu;
+    v->fault_label = label;
+    v->fault_len = len;
+    copy_mrs(pd, v);
+    deliver(pd, v);
+    if (pd_has_work(pd)) {
+        pd_drain(pd, cpu_this());
+    } else {
+        pd->owner = -1;
     }
 }
 
@@ -210,8 +233,7 @@ void pd_cpu_loop(void)
             kernel_unlock();
             c->idles++;
             uint64_t t0 = sysreg_read(cntpct_el0);
-            dsb(sy);
-            wfi();
+            smp_wait_for_interrupt(c);
             c->idle_ticks += sysreg_read(cntpct_el0) - t0;
             irq_poll(c, false);
             smp_service(c);

@@ -87,6 +87,26 @@ static void vcpu_suspend(struct vcpu *v)
     LOG_DEBUG("vCPU %u: suspend at pc 0x%lx (state %d)", v->id, v->frame.pc, was);
 }
 
+/* The rarer forms of Read/WriteRegisters (thread state changes: always the lock), out of line. */
+static __attribute__((noinline)) seL4_Error read_suspending(struct vcpu *v, seL4_Word count, seL4_UserContext *regs)
+{
+    kernel_lock();
+    vcpu_suspend(v);
+    vcpu_read_context_words(v, (seL4_Word *)regs, (unsigned)count);
+    kernel_unlock();
+    return seL4_NoError;
+}
+
+static __attribute__((noinline)) seL4_Error write_resuming(struct vcpu *v, seL4_Word count, seL4_UserContext *regs)
+{
+    kernel_lock();
+    vcpu_frame_sync(v);
+    vcpu_write_context_words(v, (const seL4_Word *)regs, (unsigned)count);
+    vcpu_restart(v);
+    kernel_unlock();
+    return seL4_NoError;
+}
+
 seL4_Error seL4_TCB_ReadRegisters(seL4_TCB tcb, seL4_Bool suspend_source, seL4_Uint8 arch_flags, seL4_Word count,
                                   seL4_UserContext *regs)
 {
@@ -98,15 +118,14 @@ seL4_Error seL4_TCB_ReadRegisters(seL4_TCB tcb, seL4_Bool suspend_source, seL4_U
     if (count < 1 || count > SEL4_USER_CONTEXT_SIZE) {
         return range_error(1, SEL4_USER_CONTEXT_SIZE);
     }
-    bool locked = suspend_source ? (kernel_lock(), true) : lock_for(v);
     if (suspend_source) {
-        vcpu_suspend(v);
+        return read_suspending(v, count, regs);
     }
-    vcpu_frame_sync(v);
-    seL4_Word *out = (seL4_Word *)regs;
-    for (seL4_Word i = 0; i < count; i++) {
-        out[i] = vcpu_read_context(v, (unsigned)i);
+    bool locked = lock_for(v);
+    if (locked) {
+        vcpu_frame_sync(v); /* another CPU's vCPU (this CPU's own is not running: its VMM is) */
     }
+    vcpu_read_context_words(v, (seL4_Word *)regs, (unsigned)count);
     unlock_for(locked);
     return seL4_NoError;
 }
@@ -122,16 +141,15 @@ seL4_Error seL4_TCB_WriteRegisters(seL4_TCB tcb, seL4_Bool resume_target, seL4_U
     if (count > SEL4_USER_CONTEXT_SIZE) {
         count = SEL4_USER_CONTEXT_SIZE;
     }
-    const seL4_Word *in = (const seL4_Word *)regs;
-    bool locked = resume_target ? (kernel_lock(), true) : lock_for(v);
-    vcpu_frame_sync(v);
-    for (seL4_Word i = 0; i < count; i++) {
-        vcpu_write_context(v, (unsigned)i, in[i]);
-    }
-    /* NextIP := pc: with one pc field per vCPU, the write above already did it. */
+    /* NextIP := pc: with one pc field per vCPU, writing pc does it. */
     if (resume_target) {
-        vcpu_restart(v);
+        return write_resuming(v, count, regs);
     }
+    bool locked = lock_for(v);
+    if (locked) {
+        vcpu_frame_sync(v); /* another CPU's vCPU (this CPU's own is not running: its VMM is) */
+    }
+    vcpu_write_context_words(v, (const seL4_Word *)regs, (unsigned)count);
     unlock_for(locked);
     return seL4_NoError;
 }

@@ -81,7 +81,7 @@ void kernel_lock_wait(uint16_t ticket)
         }
         __atomic_store_n(&c->lock_sleeper, ticket + 1u, __ATOMIC_RELEASE);
         if (__atomic_load_n(&kernel_big_lock.owner, __ATOMIC_ACQUIRE) != ticket) {
-            wfi();
+            smp_wait_for_interrupt(c);
         }
         __atomic_store_n(&c->lock_sleeper, 0, __ATOMIC_RELAXED);
         irq_poll(c, false);
@@ -146,6 +146,16 @@ void smp_unload(struct vcpu *v)
     while (__atomic_load_n(&t->xcall_done, __ATOMIC_ACQUIRE) != seq) {
         cpu_relax();
     }
+}
+
+void smp_wait_for_interrupt(struct hyp_cpu *c)
+{
+    if (c->vif_en) {
+        gic_vif_enable(false);
+        c->vif_en = false;
+    }
+    dsb(sy);
+    wfi();
 }
 
 void smp_service(struct hyp_cpu *c)

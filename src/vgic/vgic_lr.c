@@ -106,7 +106,7 @@ static unsigned pick_lr(const struct vgic_vcpu *vc, uint32_t free, unsigned inti
  * one pending source at a time (seL4 cannot set GICH_LR.CPUID, so the guest's
  * IAR reports source 0; vgic.h).
  */
-static bool lr_load(size_t vcpu, unsigned idx, struct vgic_irq *irq)
+static inline bool lr_load(size_t vcpu, unsigned idx, struct vgic_irq *irq)
 {
     struct vgic_vcpu *vc = &vgic_state.vcpu[vcpu];
     uint32_t bit = 1u << idx;
@@ -156,10 +156,23 @@ void vgic_lr_refill(size_t vcpu)
     }
 }
 
+bool vgic_lr_load_now(size_t vcpu, struct vgic_irq *irq)
+{
+    struct vgic_vcpu *vc = &vgic_state.vcpu[vcpu];
+    uint32_t free = lr_free(vc);
+    if (free == 0 || vc->queued_levels != 0) {
+        return false;
+    }
+    return lr_load(vcpu, pick_lr(vc, free, irq->intid), irq);
+}
+
 void vgic_lr_refill_mask(uint8_t vcpus)
 {
     for (uint32_t m = vcpus; m != 0; m &= m - 1) {
-        vgic_lr_refill((size_t)__builtin_ctz(m));
+        size_t vcpu = (size_t)__builtin_ctz(m);
+        if (vgic_state.vcpu[vcpu].queued_levels != 0) { /* nothing queued, nothing to load (the common case) */
+            vgic_lr_refill(vcpu);
+        }
     }
 }
 

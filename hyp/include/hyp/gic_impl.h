@@ -23,7 +23,6 @@
 #define GIC_PMR_ALL 0xf0
 
 extern uintptr_t gic_gicd;
-extern unsigned gic_lrs;
 extern uint32_t gic_intids;
 
 /* Clear enable, pending and active and set group and priority of the 32 interrupts at `base`. */
@@ -31,13 +30,7 @@ void gic_reset_bank(uintptr_t base, uint32_t first_intid, uint32_t group);
 
 void gic2_init(void);
 void gic2_cpu_init(void);
-uint32_t gic2_ack(void);
-void gic2_eoi(uint32_t iar);
 void gic2_send_sgi(unsigned cpu, uint32_t intid);
-bool gic2_vif_eoi_pending(void);
-uint64_t gic2_vif_eisr(void);
-uint64_t gic2_vif_read_lr(unsigned idx);
-void gic2_vif_write_lr(unsigned idx, uint64_t v);
 uint32_t gic2_vif_read_vmcr(void);
 void gic2_vif_write_vmcr(uint32_t v);
 void gic2_vif_read_apr(uint32_t apr[2]);
@@ -45,14 +38,7 @@ void gic2_vif_write_apr(const uint32_t apr[2]);
 
 void gic3_init(void);
 void gic3_cpu_init(void);
-uint32_t gic3_ack(void);
-void gic3_eoi(uint32_t iar);
-void gic3_deactivate_local(uint32_t iar);
 void gic3_send_sgi(unsigned cpu, uint32_t intid);
-bool gic3_vif_eoi_pending(void);
-uint64_t gic3_vif_eisr(void);
-uint64_t gic3_vif_read_lr(unsigned idx);
-void gic3_vif_write_lr(unsigned idx, uint64_t v);
 uint32_t gic3_vif_read_vmcr(void);
 void gic3_vif_write_vmcr(uint32_t v);
 void gic3_vif_read_apr(uint32_t apr[2]);

@@ -7,9 +7,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <hyp/backend.h>
+#include <hyp/cpu.h>
 #include <hyp/system.h>
-
-struct vcpu;
+#include <hyp/vcpu.h>
 
 enum pd_deferred {
     PD_DEFERRED_NONE = 0,
@@ -44,10 +45,37 @@ struct pd {
 extern struct pd hyp_pds[HYP_MAX_PDS];
 extern unsigned hyp_num_pds;
 
-/* The PD whose code is running (the caller of a seL4_* operation). */
-struct pd *pd_current(void);
+/*
+ * Kernel lock held: may CPU `c` take the PD now, and should it before running its vCPU? Backend work
+ * and notifications, in any CPU; a queued fault only on its own vCPU's CPU (pd.c).
+ */
+static inline bool pd_has_work_for(const struct pd *pd, const struct hyp_cpu *c)
+{
+    if (pd->owner >= 0) {
+        return false;
+    }
+    return backend_pending_mask || pd->notify_pending || (pd->fault_head && pd->fault_head->cpu == c->id);
+}
+
+/* Kernel lock held: true if the PD has anything to receive (ABI 1.2 receive order, hyp's backends first). */
+static inline bool pd_has_work(const struct pd *pd)
+{
+    return backend_pending_mask || pd->notify_pending || pd->fault_head;
+}
+
+/* The PD whose code is running (the caller of a seL4_* operation). Inline: every seL4_* operation asks. */
+static inline struct pd *pd_current(void)
+{
+    return cpu_this()->pd;
+}
 /* Kernel lock held: queue the fault whose MRs are in v->fault_mr on its PD's endpoint (BlockedOnSend). */
 void pd_queue_fault(struct vcpu *v, seL4_Word label, seL4_Word len);
+/*
+ * Kernel lock held, the PD free and with nothing to receive (!pd_has_work): this CPU takes it and
+ * delivers the fault an exit of its own vCPU `v` raised (MRs in v->fault_mr) at once, as seL4's receive
+ * order would deliver it next, then runs whatever else came in meanwhile (pd.c).
+ */
+void pd_deliver_fault(struct vcpu *v, seL4_Word label, seL4_Word len);
 /* Kernel lock held: remove `v`'s pending fault (queued or awaiting reply), as seL4 cancelIPC does. */
 void pd_cancel_fault(struct vcpu *v);
 /* Kernel lock held: set notification bit `ch` of `pd`. */

@@ -95,5 +95,12 @@ void smp_stall(struct vcpu *v);
 void smp_unload(struct vcpu *v);
 /* Serve a request posted to this CPU (called wherever it waits). */
 void smp_service(struct hyp_cpu *c);
+/*
+ * Sleep in WFI until an interrupt is pending. The virtual interface is
+ * disabled first: QEMU counts a pending virtual IRQ (an LR of the vCPU) as a
+ * reason to leave WFI even at EL2, so with it enabled an idle CPU would spin.
+ * vcpu_run enables it again before the next entry.
+ */
+void smp_wait_for_interrupt(struct hyp_cpu *c);
 /* Boot CPU, after system_setup(): start CPUs 1..n-1 with PSCI CPU_ON and wait until they run. */
 void smp_boot_secondaries(unsigned n);

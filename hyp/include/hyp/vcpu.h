@@ -16,25 +16,33 @@
 #define VCPU_FRAME_PC 248
 #define VCPU_FRAME_SPSR 256
 #define VCPU_FRAME_ESR 264
-#define VCPU_FRAME_FAR 272
-#define VCPU_FRAME_HPFAR 280
-#define VCPU_FRAME_SP_EL0 288
+#define VCPU_FRAME_SP_EL0 272
 
 #ifndef __ASSEMBLER__
 #include <stdbool.h>
 #include <stdint.h>
+#include <hyp/arch.h>
+#include <hyp/cpu.h>
+#include <hyp/gic.h>
 #include <sel4/sel4.h>
 
 #define HYP_MAX_VCPUS 8
 #define VCPU_FAULT_MRS 13
 
+#define VCPU_FRAME_WORDS 35
+
 /* Saved on every exit by vectors.S. */
 struct vcpu_frame {
-    uint64_t x[31];
-    uint64_t pc; /* ELR_EL2; the TCB's FaultIP/NextIP */
-    uint64_t spsr;
-    uint64_t esr, far, hpfar;
-    uint64_t sp_el0; /* the guest's SP_EL0 (hyp itself runs on SP_EL0) */
+    union {
+        struct {
+            uint64_t x[31];
+            uint64_t pc; /* ELR_EL2; the TCB's FaultIP/NextIP */
+            uint64_t spsr;
+            uint64_t esr; /* FAR_EL2 and HPFAR_EL2 are read by trap.c, for aborts only */
+            uint64_t sp_el0; /* the guest's SP_EL0 (hyp itself runs on SP_EL0) */
+        };
+        uint64_t word[VCPU_FRAME_WORDS]; /* the same, by position (Read/WriteRegisters) */
+    };
 };
 
 struct vcpu_fp {
@@ -81,17 +89,18 @@ struct vcpu {
 extern struct vcpu hyp_vcpus[HYP_MAX_VCPUS];
 extern unsigned hyp_num_vcpus;
 
-struct hyp_cpu;
-
 /* Initial VCPU state of ABI 3.3 + TCB state of ABI 3.4 (all zero, Inactive, not loaded). */
 void vcpu_init(struct vcpu *v, unsigned id, struct pd *pd);
 /* On v's CPU, kernel lock held: write v->saved into this CPU's registers / save them back. */
 void vcpu_load(struct vcpu *v);
 void vcpu_unload(struct vcpu *v);
 /*
- * On v's CPU, kernel lock held, v runnable: enter the guest until its next
- * exit, record the exit (with the lock dropped), retake the lock and queue
- * the fault it raised unless v was suspended or restarted meanwhile.
+ * On v's CPU, kernel lock held (dropped while the guest runs): run v and
+ * handle its exits while it is runnable and its PD has nothing this CPU must
+ * receive first (pd_has_work_for). A fault an exit raises is delivered at
+ * once when the PD is free and has nothing else to receive (DESIGN 3: the
+ * short path), queued otherwise; an exit of a vCPU suspended or restarted
+ * meanwhile is discarded.
  */
 void vcpu_run(struct hyp_cpu *c, struct vcpu *v);
 
@@ -99,15 +108,58 @@ void vcpu_run(struct hyp_cpu *c, struct vcpu *v);
 uint64_t vcpu_read_sysreg(struct vcpu *v, unsigned id);
 void vcpu_write_sysreg(struct vcpu *v, unsigned id, uint64_t value);
 /* ABI 3.1: the true LR if v is loaded here, else seL4's saved copy (written through to v's CPU). */
-uint64_t vcpu_read_lr(struct vcpu *v, unsigned idx);
-void vcpu_write_lr(struct vcpu *v, unsigned idx, uint64_t value);
+static inline bool vcpu_is_loaded_here(const struct vcpu *v)
+{
+    return v->loaded_cpu >= 0 && (unsigned)v->loaded_cpu == cpu_this()->id;
+}
+
+static inline uint64_t vcpu_read_lr(const struct vcpu *v, unsigned idx)
+{
+    return vcpu_is_loaded_here(v) ? gic_vif_read_lr(idx) : v->saved.lr[idx];
+}
+
+/* An LR write for a vCPU that is not loaded here (vcpu.c). */
+void vcpu_write_lr_elsewhere(struct vcpu *v, unsigned idx, uint64_t value);
+
+/* Kernel lock held unless v is this CPU's: the saved copy is seL4's, what another CPU checks for DeleteFirst. */
+static inline void vcpu_write_lr(struct vcpu *v, unsigned idx, uint64_t value)
+{
+    if (vcpu_is_loaded_here(v)) {
+        v->saved.lr[idx] = value;
+        gic_vif_write_lr(idx, value);
+    } else {
+        vcpu_write_lr_elsewhere(v, idx, value);
+    }
+}
+
 /* Kernel lock held: after this, v's frame is not being run (a running remote vCPU is kicked out). */
 void vcpu_frame_sync(struct vcpu *v);
-uint64_t vcpu_read_sp_el0(struct vcpu *v);
-void vcpu_write_sp_el0(struct vcpu *v, uint64_t value);
+
+static inline uint64_t vcpu_read_sp_el0(const struct vcpu *v)
+{
+    return v->frame.sp_el0;
+}
+
+static inline void vcpu_write_sp_el0(struct vcpu *v, uint64_t value)
+{
+    v->frame.sp_el0 = value;
+}
 
 /* seL4_UserContext access by field index 0..35 (ABI 3.4 order); writes sanitise spsr. */
 uint64_t vcpu_read_context(struct vcpu *v, unsigned idx);
 void vcpu_write_context(struct vcpu *v, unsigned idx, uint64_t value);
-uint64_t vcpu_sanitise_spsr(uint64_t spsr);
+
+/* ABI 3.4: a vCPU thread keeps EL0t/EL1t/EL1h; anything else becomes EL0t with F masked (debug kernel). */
+static inline uint64_t vcpu_sanitise_spsr(uint64_t spsr)
+{
+    uint64_t mode = spsr & PSR_MODE_MASK;
+    if (__builtin_expect(mode == PSR_MODE_EL1H, 1) || mode == PSR_MODE_EL0T || mode == PSR_MODE_EL1T) {
+        return spsr; /* EL1h, where a guest kernel traps, tested first */
+    }
+    return (spsr & 0xf0000000ull) | PSR_MODE_EL0T | PSR_F;
+}
+
+/* Words 0..count-1 of seL4_UserContext (count <= 36), as Read/WriteRegisters copy them; writes sanitise spsr. */
+void vcpu_read_context_words(struct vcpu *v, seL4_Word *out, unsigned count);
+void vcpu_write_context_words(struct vcpu *v, const seL4_Word *in, unsigned count);
 #endif /* __ASSEMBLER__ */
