@@ -6,6 +6,8 @@ all CPUs (every vCPU stopped from the rebooting one) and powers off.
 
 One boot per GIC version; the steps run in order on it."""
 
+import re
+
 import pytest
 
 import guestlib
@@ -21,7 +23,11 @@ def timer_counts(con):
 
 
 def online(con):
-    return con.check("cat /sys/devices/system/cpu/online").strip()
+    """/sys/devices/system/cpu/online (kernel messages may interleave with the console output)."""
+    out = con.check("cat /sys/devices/system/cpu/online")
+    lines = [l.strip() for l in out.splitlines() if re.fullmatch(r"[0-9][0-9,-]*", l.strip())]
+    assert len(lines) == 1, out
+    return lines[0]
 
 
 def cpulist(cpus):
