@@ -54,6 +54,9 @@ void vgic_queue_remove(size_t vcpu, const struct vgic_irq *irq, unsigned level)
     }
 }
 
+/* Inline into vgic_lr_load_now(): loading a lone SGI or PPI straight into an LR is the IPI path (DESIGN 3). */
+static inline bool lr_load(size_t vcpu, unsigned idx, struct vgic_irq *irq);
+
 /* Best queued INTID of vcpu: lowest priority value, then lowest INTID. Queue must be non-empty. */
 static struct vgic_irq *queue_best(size_t vcpu)
 {
@@ -106,7 +109,7 @@ static unsigned pick_lr(const struct vgic_vcpu *vc, uint32_t free, unsigned inti
  * one pending source at a time (seL4 cannot set GICH_LR.CPUID, so the guest's
  * IAR reports source 0; vgic.h).
  */
-static inline bool lr_load(size_t vcpu, unsigned idx, struct vgic_irq *irq)
+static bool lr_load(size_t vcpu, unsigned idx, struct vgic_irq *irq)
 {
     struct vgic_vcpu *vc = &vgic_state.vcpu[vcpu];
     uint32_t bit = 1u << idx;
