@@ -26,9 +26,10 @@
 #define ESR_SYSREG_RT_SHIFT 5
 #define ESR_SYSREG_DIR_READ 1u
 
-/* pc (word 0) .. x7 and pc .. x3 in seL4_UserContext. */
+/* pc (word 0) .. x7, pc .. x3 and pc .. x0 in seL4_UserContext. */
 #define SMC_READ_COUNT (VCPU_CTX_X0 + 8)
 #define SMC_WRITE_COUNT (VCPU_CTX_X0 + 4)
+#define SMC_FID_COUNT (VCPU_CTX_X0 + 1)
 
 /* The guest has to stop: log why with a decoded dump, and stop all its vCPUs. */
 static bool stop_guest(size_t vcpu, const char *reason)
@@ -36,6 +37,14 @@ static bool stop_guest(size_t vcpu, const char *reason)
     vcpu_dump(vcpu, reason);
     guest_stop(vcpu);
     return false;
+}
+
+/* A call !smccc_fid_served(): logged at debug level only, and the level is checked here, off the call. */
+static void note_unsupported(size_t vcpu, uint64_t x0)
+{
+    if (vmm_log_level >= LOG_LEVEL_DEBUG) {
+        smccc_log_unsupported(vcpu, (uint32_t)x0);
+    }
 }
 
 /* Deliver a synchronous external abort to the guest and resume it at the vector. */
@@ -52,15 +61,31 @@ static bool inject_abort(size_t vcpu, uint64_t pc, bool instruction_abort)
     return true;
 }
 
-static bool mmio_store(size_t vcpu, uint64_t pc, uint64_t gpa, const struct mmio_syndrome *s)
+/* An access no emulated region claims: the guest gets an external abort, as from a bus nothing answers. */
+static bool no_device(size_t vcpu, uint64_t pc, uint64_t gpa, bool is_write)
+{
+    LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: %s at IPA 0x%llx (pc 0x%llx): no device there", vcpu,
+              is_write ? "write" : "read", (unsigned long long)gpa, (unsigned long long)pc);
+    return inject_abort(vcpu, pc, false);
+}
+
+/* The access failed in its region (handler refused, or it ran off the end), or no region claims it. */
+static bool mmio_failed(size_t vcpu, uint64_t pc, uint64_t gpa, bool is_write, enum mmio_dispatch_result r)
+{
+    return r == MMIO_UNCLAIMED ? no_device(vcpu, pc, gpa, is_write) : inject_abort(vcpu, pc, false);
+}
+
+static inline __attribute__((always_inline)) bool mmio_store(size_t vcpu, uint64_t pc, uint64_t gpa,
+                                                             const struct mmio_syndrome *s)
 {
     seL4_UserContext ctx;
     uint64_t reg = 0;
     if (s->rt != MMIO_REG_XZR) {
-        if (!vcpu_read_regs(vcpu, &ctx, vcpu_ctx_count_for(s->rt))) {
+        size_t word = vcpu_ctx_gpr_word[s->rt]; /* Rt's word: ReadRegisters reads words 0 .. word */
+        if (!vcpu_read_regs(vcpu, &ctx, word + 1)) {
             return false;
         }
-        reg = vcpu_ctx_get_gpr(&ctx, s->rt);
+        reg = ((const seL4_Word *)&ctx)[word];
     }
     struct mmio_access access = {
         .gpa = gpa,
@@ -68,28 +93,35 @@ static bool mmio_store(size_t vcpu, uint64_t pc, uint64_t gpa, const struct mmio
         .is_write = true,
         .value = mmio_store_value(s, reg),
     };
-    if (mmio_dispatch(vcpu, &access) != MMIO_HANDLED) {
-        return inject_abort(vcpu, pc, false);
+    enum mmio_dispatch_result r = mmio_dispatch(vcpu, &access);
+    if (r != MMIO_HANDLED) {
+        return mmio_failed(vcpu, pc, gpa, true, r);
     }
     ctx.pc = pc + s->insn_len;
     return vcpu_write_regs(vcpu, &ctx, 1);
 }
 
-static bool mmio_load(size_t vcpu, uint64_t pc, uint64_t gpa, const struct mmio_syndrome *s)
+static inline __attribute__((always_inline)) bool mmio_load(size_t vcpu, uint64_t pc, uint64_t gpa,
+                                                            const struct mmio_syndrome *s)
 {
     struct mmio_access access = {.gpa = gpa, .width = s->width, .is_write = false, .value = 0};
-    if (mmio_dispatch(vcpu, &access) != MMIO_HANDLED) {
-        return inject_abort(vcpu, pc, false);
+    enum mmio_dispatch_result r = mmio_dispatch(vcpu, &access);
+    if (r != MMIO_HANDLED) {
+        return mmio_failed(vcpu, pc, gpa, false, r);
     }
-    /* WriteRegisters writes words 0..count-1, so the words before Rt must be read first. */
     seL4_UserContext ctx;
-    size_t count = vcpu_ctx_count_for(s->rt);
-    if (count > 1 && !vcpu_read_regs(vcpu, &ctx, count)) {
+    if (s->rt == MMIO_REG_XZR) {
+        ctx.pc = pc + s->insn_len;
+        return vcpu_write_regs(vcpu, &ctx, 1); /* a load into XZR only moves pc */
+    }
+    /* WriteRegisters writes words 0..word, so the words before Rt's must be read first. */
+    size_t word = vcpu_ctx_gpr_word[s->rt];
+    if (!vcpu_read_regs(vcpu, &ctx, word + 1)) {
         return false;
     }
-    vcpu_ctx_set_gpr(&ctx, s->rt, mmio_load_result(s, access.value));
     ctx.pc = pc + s->insn_len;
-    return vcpu_write_regs(vcpu, &ctx, count);
+    ((seL4_Word *)&ctx)[word] = mmio_load_result(s, access.value);
+    return vcpu_write_regs(vcpu, &ctx, word + 1);
 }
 
 /* Skip the faulting instruction without any other effect (count 1: pc only). */
@@ -100,7 +132,12 @@ static bool skip_instruction(size_t vcpu, uint64_t pc, unsigned len)
     return vcpu_write_regs(vcpu, &ctx, 1);
 }
 
-static bool data_abort(size_t vcpu, uint64_t pc, uint64_t addr, uint32_t esr)
+/* A described access (ISV), FAR valid, no cache maintenance, not on a stage-1 table walk: the common case. */
+#define DABT_PLAIN_MASK (ESR_DABT_ISV | ESR_DABT_FNV | ESR_DABT_CM | ESR_DABT_S1PTW)
+#define DABT_PLAIN ESR_DABT_ISV
+
+/* Every data abort but the plain ones fault_vm() handles itself: each check in the order it applies. */
+static __attribute__((noinline)) bool data_abort(size_t vcpu, uint64_t pc, uint64_t addr, uint32_t esr)
 {
     struct mmio_syndrome s;
     mmio_decode_syndrome(esr, &s);
@@ -111,9 +148,7 @@ static bool data_abort(size_t vcpu, uint64_t pc, uint64_t addr, uint32_t esr)
         return inject_abort(vcpu, pc, false);
     }
     if (!mmio_claimed(addr)) {
-        LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: %s at IPA 0x%llx (pc 0x%llx): no device there", vcpu,
-                  s.is_write ? "write" : "read", (unsigned long long)addr, (unsigned long long)pc);
-        return inject_abort(vcpu, pc, false);
+        return no_device(vcpu, pc, addr, s.is_write);
     }
     if (s.cache_maint) {
         /* DC on an emulated device: nothing to maintain (no cached copy exists). */
@@ -130,23 +165,53 @@ static bool data_abort(size_t vcpu, uint64_t pc, uint64_t addr, uint32_t esr)
     return s.is_write ? mmio_store(vcpu, pc, addr, &s) : mmio_load(vcpu, pc, addr, &s);
 }
 
-static bool fault_vm(size_t vcpu)
+static __attribute__((noinline, cold)) bool instruction_fetch(size_t vcpu, uint64_t pc, uint64_t addr)
+{
+    LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: instruction fetch from IPA 0x%llx (pc 0x%llx), not RAM", vcpu,
+              (unsigned long long)addr, (unsigned long long)pc);
+    return inject_abort(vcpu, pc, true);
+}
+
+/*
+ * VMFault. Fast path (DESIGN 3): a plain data abort (ISV set, FAR valid, no
+ * cache maintenance, not on a stage-1 table walk, a translation, access-flag
+ * or permission fault) is an access the syndrome describes completely: one
+ * registry lookup (in mmio_dispatch, which also reports an unclaimed address)
+ * and the device's handler; data_abort() sorts out everything else.
+ */
+static __attribute__((noinline)) bool fault_vm(size_t vcpu)
 {
     uint64_t pc = microkit_mr_get(seL4_VMFault_IP);
     uint64_t addr = microkit_mr_get(seL4_VMFault_Addr);
     uint32_t esr = (uint32_t)microkit_mr_get(seL4_VMFault_FSR);
     if (microkit_mr_get(seL4_VMFault_PrefetchFault) != 0) {
-        LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: instruction fetch from IPA 0x%llx (pc 0x%llx), not RAM", vcpu,
-                  (unsigned long long)addr, (unsigned long long)pc);
-        return inject_abort(vcpu, pc, true);
+        return instruction_fetch(vcpu, pc, addr);
     }
-    return data_abort(vcpu, pc, addr, esr);
+    if ((esr & DABT_PLAIN_MASK) != DABT_PLAIN || !mmio_dfsc_is_mmio(esr & ESR_DABT_DFSC_MASK)) {
+        return data_abort(vcpu, pc, addr, esr);
+    }
+    struct mmio_syndrome s;
+    mmio_decode_syndrome(esr, &s);
+    return s.is_write ? mmio_store(vcpu, pc, addr, &s) : mmio_load(vcpu, pc, addr, &s);
 }
 
-/* SMC (VCPUFault, EC 0x17): the trapped SMC is re-executed unless pc moves past it. */
+/*
+ * SMC (VCPUFault, EC 0x17): the trapped SMC is re-executed unless pc moves
+ * past it. Fast path: pc .. x0 tell whether the id is one nobody implements
+ * (!smccc_fid_served); its answer is x0 alone, so pc .. x0 go back.
+ */
 static bool fault_smc(size_t vcpu)
 {
     seL4_UserContext ctx;
+    if (!vcpu_read_regs(vcpu, &ctx, SMC_FID_COUNT)) {
+        return false;
+    }
+    if (!smccc_fid_served((uint32_t)ctx.x0)) {
+        note_unsupported(vcpu, ctx.x0);
+        ctx.x0 = SMCCC_NOT_SUPPORTED_X0;
+        ctx.pc += 4; /* SMC is always a 32-bit instruction */
+        return vcpu_write_regs(vcpu, &ctx, SMC_FID_COUNT);
+    }
     if (!vcpu_read_regs(vcpu, &ctx, SMC_READ_COUNT)) {
         return false;
     }
@@ -215,7 +280,7 @@ static bool fault_sysreg(size_t vcpu, uint32_t esr)
     return vcpu_write_regs(vcpu, &ctx, count);
 }
 
-static bool fault_vcpu(size_t vcpu)
+static __attribute__((noinline)) bool fault_vcpu(size_t vcpu)
 {
     uint32_t esr = (uint32_t)microkit_mr_get(seL4_VCPUFault_HSR);
     switch (ESR_EC(esr)) {
@@ -232,9 +297,10 @@ static bool fault_vcpu(size_t vcpu)
     }
 }
 
-/* HVC (UnknownSyscall): answered entirely through the reply message (ABI 2.5). */
-static bool fault_hvc(size_t vcpu, microkit_msginfo *reply)
+/* HVC (UnknownSyscall) to a service we provide: MR0-7 become x0-x7 and MR8 the restart pc (ABI 2.5). */
+static __attribute__((noinline)) bool hvc_call(size_t vcpu, microkit_msginfo *reply)
 {
+    *reply = microkit_msginfo_new(0, 0);
     uint64_t regs[8];
     for (seL4_Uint8 i = 0; i < 8; i++) {
         regs[i] = microkit_mr_get(seL4_UnknownSyscall_X0 + i);
@@ -257,7 +323,40 @@ static bool fault_hvc(size_t vcpu, microkit_msginfo *reply)
     }
 }
 
-static bool fault_user_exception(size_t vcpu)
+/* An HVC with an id !smccc_fid_served(): x0 = NOT_SUPPORTED, resume after the HVC; MR1-7 keep x1-x7. */
+static bool hvc_unsupported(microkit_msginfo *reply)
+{
+    microkit_mr_set(seL4_UnknownSyscall_X0, SMCCC_NOT_SUPPORTED_X0);
+    microkit_mr_set(seL4_UnknownSyscall_FaultIP, microkit_mr_get(seL4_UnknownSyscall_FaultIP) + 4);
+    *reply = microkit_msginfo_new(0, HVC_REPLY_MRS);
+    return true;
+}
+
+static __attribute__((noinline, cold)) bool hvc_unsupported_logged(size_t vcpu, uint64_t x0, microkit_msginfo *reply)
+{
+    smccc_log_unsupported(vcpu, (uint32_t)x0);
+    return hvc_unsupported(reply);
+}
+
+/*
+ * HVC (UnknownSyscall): answered entirely through the reply message (ABI
+ * 2.5), with no register syscall. Fast path: an id nobody implements
+ * (!smccc_fid_served) changes MR0 alone, and the restart pc; only tail calls
+ * leave it, so it needs no stack frame.
+ */
+static __attribute__((noinline)) bool fault_hvc(size_t vcpu, microkit_msginfo *reply)
+{
+    uint64_t x0 = microkit_mr_get(seL4_UnknownSyscall_X0);
+    if (smccc_fid_served((uint32_t)x0)) {
+        return hvc_call(vcpu, reply);
+    }
+    if (vmm_log_level >= LOG_LEVEL_DEBUG) {
+        return hvc_unsupported_logged(vcpu, x0, reply);
+    }
+    return hvc_unsupported(reply);
+}
+
+static __attribute__((noinline)) bool fault_user_exception(size_t vcpu)
 {
     LOG_ERR("vCPU %zu: undefined trap at pc 0x%llx", vcpu,
             (unsigned long long)microkit_mr_get(seL4_UserException_FaultIP));
@@ -265,49 +364,69 @@ static bool fault_user_exception(size_t vcpu)
     return stop_guest(vcpu, "stopped the guest on a user exception");
 }
 
-/* Message registers each fault label carries (ABI 2.2). */
-static bool length_ok(seL4_Word label, seL4_Word length)
+/* The cold ends of fault_handle(), out of line so that the dispatch itself needs no stack frame. */
+static __attribute__((noinline, cold)) bool fault_not_configured(size_t vcpu, seL4_Word label)
 {
-    switch (label) {
-    case seL4_Fault_VMFault:
-        return length >= seL4_VMFault_Length;
-    case seL4_Fault_UnknownSyscall:
-        return length >= seL4_UnknownSyscall_Length;
-    case seL4_Fault_UserException:
-        return length >= seL4_UserException_Length;
-    default:
-        return length >= 1;
-    }
+    LOG_ERR("fault (label %llu) from vCPU %zu, which is not configured", (unsigned long long)label, vcpu);
+    return false;
 }
 
+static __attribute__((noinline, cold)) bool fault_malformed(size_t vcpu, seL4_Word label, seL4_Word count)
+{
+    LOG_ERR("vCPU %zu: fault label %llu with only %llu message registers", vcpu, (unsigned long long)label,
+            (unsigned long long)count);
+    return stop_guest(vcpu, "stopped the guest on a malformed fault message");
+}
+
+static __attribute__((noinline, cold)) bool fault_unknown(size_t vcpu, seL4_Word label)
+{
+    LOG_ERR("vCPU %zu: unknown fault label %llu", vcpu, (unsigned long long)label);
+    return stop_guest(vcpu, "stopped the guest on an unknown fault");
+}
+
+/* Each label's handler is a tail call after the check of the message registers it carries (ABI 2.2). */
 bool fault_handle(size_t vcpu_id, microkit_msginfo msginfo, microkit_msginfo *reply)
 {
     seL4_Word label = microkit_msginfo_get_label(msginfo);
+    seL4_Word count = microkit_msginfo_get_count(msginfo);
     if (!guest_vcpu_valid(vcpu_id)) {
-        LOG_ERR("fault (label %llu) from vCPU %zu, which is not configured", (unsigned long long)label, vcpu_id);
-        return false;
+        return fault_not_configured(vcpu_id, label);
     }
-    if (!length_ok(label, microkit_msginfo_get_count(msginfo))) {
-        LOG_ERR("vCPU %zu: fault label %llu with only %llu message registers", vcpu_id, (unsigned long long)label,
-                (unsigned long long)microkit_msginfo_get_count(msginfo));
-        return stop_guest(vcpu_id, "stopped the guest on a malformed fault message");
+    /* The commonest exits first: MMIO (VMFault), hypercalls (UnknownSyscall), virtual IRQ EOIs (VGICMaintenance). */
+    if (label == seL4_Fault_VMFault && count >= seL4_VMFault_Length) {
+        *reply = microkit_msginfo_new(0, 0);
+        return fault_vm(vcpu_id);
     }
-    *reply = microkit_msginfo_new(0, 0);
+    if (label == seL4_Fault_UnknownSyscall && count >= seL4_UnknownSyscall_Length) {
+        return fault_hvc(vcpu_id, reply);
+    }
+    if (label == seL4_Fault_VGICMaintenance && count >= seL4_VGICMaintenance_Length) {
+        *reply = microkit_msginfo_new(0, 0);
+        return vgic_handle_maintenance(vcpu_id, microkit_mr_get(seL4_VGICMaintenance_IDX));
+    }
     switch (label) {
     case seL4_Fault_VMFault:
-        return fault_vm(vcpu_id);
     case seL4_Fault_UnknownSyscall:
-        return fault_hvc(vcpu_id, reply);
-    case seL4_Fault_VCPUFault:
-        return fault_vcpu(vcpu_id);
-    case seL4_Fault_VGICMaintenance:
-        return vgic_handle_maintenance(vcpu_id, microkit_mr_get(seL4_VGICMaintenance_IDX));
-    case seL4_Fault_VPPIEvent:
-        return vgic_handle_vppi(vcpu_id, microkit_mr_get(seL4_VPPIEvent_IRQ));
+        break; /* too short */
     case seL4_Fault_UserException:
+        if (count < seL4_UserException_Length) {
+            break;
+        }
+        *reply = microkit_msginfo_new(0, 0);
         return fault_user_exception(vcpu_id);
     default:
-        LOG_ERR("vCPU %zu: unknown fault label %llu", vcpu_id, (unsigned long long)label);
-        return stop_guest(vcpu_id, "stopped the guest on an unknown fault");
+        if (count < 1) {
+            break;
+        }
+        *reply = microkit_msginfo_new(0, 0);
+        switch (label) {
+        case seL4_Fault_VCPUFault:
+            return fault_vcpu(vcpu_id);
+        case seL4_Fault_VPPIEvent:
+            return vgic_handle_vppi(vcpu_id, microkit_mr_get(seL4_VPPIEvent_IRQ));
+        default:
+            return fault_unknown(vcpu_id, label);
+        }
     }
+    return fault_malformed(vcpu_id, label, count);
 }

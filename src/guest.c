@@ -13,6 +13,7 @@
 
 static struct guest_config config;
 static bool configured;
+size_t guest_vcpu_limit;
 
 static guest_power_fn_t power_fn;
 static void *power_cookie;
@@ -81,6 +82,7 @@ bool guest_init(const struct guest_config *cfg)
     }
     config = *cfg;
     configured = true;
+    guest_vcpu_limit = config.num_vcpus;
     loader_forget();
     mmio_reset();
     return true;
@@ -94,11 +96,6 @@ const struct guest_config *guest_config_get(void)
 size_t guest_num_vcpus(void)
 {
     return configured ? config.num_vcpus : 0;
-}
-
-bool guest_vcpu_valid(size_t id)
-{
-    return configured && id < config.num_vcpus;
 }
 
 void guest_set_power_handler(guest_power_fn_t fn, void *cookie)

@@ -15,8 +15,14 @@ const struct guest_config *guest_config_get(void);
 /* Number of configured vCPUs (0 before guest_init()). */
 size_t guest_num_vcpus(void);
 
-/* True if id names a configured vCPU. Logs nothing. */
-bool guest_vcpu_valid(size_t id);
+/* Number of configured vCPUs, 0 before guest_init(): read through guest_vcpu_valid(). */
+extern size_t guest_vcpu_limit;
+
+/* True if id names a configured vCPU. Logs nothing. Inline: every fault checks it. */
+static inline bool guest_vcpu_valid(size_t id)
+{
+    return id < guest_vcpu_limit;
+}
 
 /* Report a power event to the VMM's handler, if one is set. */
 void guest_notify_power(enum guest_power_event event);

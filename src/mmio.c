@@ -1,7 +1,8 @@
 /*
  * Emulated MMIO region registry: a sorted array with binary-search lookup.
  * Regions never overlap, so "the last region whose base is <= gpa" is the
- * only candidate for any address.
+ * only candidate for any address. The region found last is tried first:
+ * a guest's exits to one device come in runs (DESIGN 3: a short exit path).
  */
 #include <libvmm/log.h>
 #include <libvmm/mmio.h>
@@ -16,6 +17,9 @@ struct mmio_region {
 
 static struct mmio_region regions[MMIO_MAX_REGIONS];
 static size_t num_regions;
+
+/* The region the last successful lookup found; NULL after any change to the table. */
+static const struct mmio_region *last_hit;
 
 /* Index of the first region whose base is > gpa (0..num_regions). */
 static size_t upper_bound(uint64_t gpa)
@@ -33,14 +37,23 @@ static size_t upper_bound(uint64_t gpa)
     return lo;
 }
 
-static const struct mmio_region *lookup(uint64_t gpa)
+static __attribute__((noinline)) const struct mmio_region *search(uint64_t gpa)
 {
     size_t i = upper_bound(gpa);
-    if (i == 0) {
+    if (i == 0 || gpa > regions[i - 1].last) {
         return NULL;
     }
-    const struct mmio_region *r = &regions[i - 1];
-    return gpa <= r->last ? r : NULL;
+    last_hit = &regions[i - 1];
+    return last_hit;
+}
+
+static inline const struct mmio_region *lookup(uint64_t gpa)
+{
+    const struct mmio_region *r = last_hit;
+    if (r != NULL && gpa >= r->base && gpa <= r->last) {
+        return r;
+    }
+    return search(gpa);
 }
 
 bool mmio_register(uint64_t gpa, uint64_t size, mmio_handler_fn handler, void *cookie)
@@ -73,6 +86,7 @@ bool mmio_register(uint64_t gpa, uint64_t size, mmio_handler_fn handler, void *c
     }
     regions[i] = (struct mmio_region){gpa, last, handler, cookie};
     num_regions++;
+    last_hit = NULL;
     return true;
 }
 
@@ -87,6 +101,7 @@ bool mmio_unregister(uint64_t gpa)
         regions[j] = regions[j + 1];
     }
     num_regions--;
+    last_hit = NULL;
     return true;
 }
 
@@ -122,4 +137,5 @@ size_t mmio_region_count(void)
 void mmio_reset(void)
 {
     num_regions = 0;
+    last_hit = NULL;
 }

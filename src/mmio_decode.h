@@ -65,8 +65,29 @@ struct mmio_syndrome {
     bool external; /* EA */
 };
 
+/*
+ * The functions below are inline (DESIGN 3: every emulated MMIO access runs
+ * them): the fault path keeps only the fields it uses, in registers.
+ */
+
 /* Decode the low 32 bits of ESR_EL2 of a data abort. */
-void mmio_decode_syndrome(uint32_t esr, struct mmio_syndrome *out);
+static inline void mmio_decode_syndrome(uint32_t esr, struct mmio_syndrome *out)
+{
+    out->isv = (esr & ESR_DABT_ISV) != 0;
+    out->width = (uint8_t)(1u << ((esr >> ESR_DABT_SAS_SHIFT) & 3));
+    out->sign_extend = (esr & ESR_DABT_SSE) != 0;
+    out->rt = (uint8_t)((esr >> ESR_DABT_SRT_SHIFT) & 0x1f);
+    out->reg64 = (esr & ESR_DABT_SF) != 0;
+    out->acq_rel = (esr & ESR_DABT_AR) != 0;
+    out->is_write = (esr & ESR_DABT_WNR) != 0;
+    /* IL: 0 = 16-bit instruction, 1 = 32-bit (D17.2.40). */
+    out->insn_len = (esr & ESR_IL) ? 4 : 2;
+    out->dfsc = (uint8_t)(esr & ESR_DABT_DFSC_MASK);
+    out->far_invalid = (esr & ESR_DABT_FNV) != 0;
+    out->cache_maint = (esr & ESR_DABT_CM) != 0;
+    out->s1ptw = (esr & ESR_DABT_S1PTW) != 0;
+    out->external = (esr & ESR_DABT_EA) != 0;
+}
 
 /*
  * True if the fault status code is one an emulated region produces: a
@@ -74,10 +95,17 @@ void mmio_decode_syndrome(uint32_t esr, struct mmio_syndrome *out);
  * translation fault of FEAT_LPA2). Anything else (external aborts, alignment,
  * TLB conflicts, ...) is not an MMIO access.
  */
-bool mmio_dfsc_is_mmio(uint8_t dfsc);
+static inline bool mmio_dfsc_is_mmio(uint8_t dfsc)
+{
+    /* 0b0001LL translation, 0b0010LL access flag, 0b0011LL permission; 0b101011 translation level -1. */
+    return (dfsc >= 0x04 && dfsc <= 0x0f) || dfsc == 0x2b;
+}
 
 /* All-ones in the low `width` bytes (width 1, 2, 4 or 8). */
-uint64_t mmio_width_mask(uint8_t width);
+static inline uint64_t mmio_width_mask(uint8_t width)
+{
+    return width >= 8 ? ~(uint64_t)0 : (((uint64_t)1 << (8u * width)) - 1);
+}
 
 /*
  * The value a load leaves in Xt: `value` masked to the access width, then
@@ -85,7 +113,17 @@ uint64_t mmio_width_mask(uint8_t width);
  * zero-extended; a 32-bit result is zero-extended into the 64-bit register,
  * as every write to Wt does.
  */
-uint64_t mmio_load_result(const struct mmio_syndrome *s, uint64_t value);
+static inline uint64_t mmio_load_result(const struct mmio_syndrome *s, uint64_t value)
+{
+    /* The access's bytes moved to the top, then back down: an arithmetic shift extends the sign. */
+    unsigned shift = (64u - 8u * s->width) & 63u;
+    uint64_t top = value << shift;
+    uint64_t v = s->sign_extend ? (uint64_t)((int64_t)top >> shift) : top >> shift;
+    return s->reg64 ? v : (v & 0xffffffffu);
+}
 
 /* The value a store writes: Xt masked to the access width. */
-uint64_t mmio_store_value(const struct mmio_syndrome *s, uint64_t reg);
+static inline uint64_t mmio_store_value(const struct mmio_syndrome *s, uint64_t reg)
+{
+    return reg & mmio_width_mask(s->width);
+}

@@ -9,15 +9,6 @@
 #include <stdint.h>
 #include "smccc.h"
 
-/* SMCCC function-identifier fields (DEN0028, "Function Identifiers"). */
-#define SMCCC_FAST_CALL (1u << 31)
-#define SMCCC_64BIT (1u << 30)
-#define SMCCC_OWNER_SHIFT 24
-#define SMCCC_OWNER_MASK 0x3fu
-#define SMCCC_MBZ_MASK (0x7fu << 17) /* bits 23:17 must be zero in fast calls */
-#define SMCCC_OWNER_ARCH 0
-#define SMCCC_OWNER_STANDARD 4
-
 /* Arm Architecture Service calls (DEN0028, "Arm Architecture Calls"). */
 #define SMCCC_VERSION_FID 0x80000000u
 #define SMCCC_ARCH_FEATURES_FID 0x80000001u

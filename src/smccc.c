@@ -46,31 +46,41 @@ static int64_t smccc_arch_call(size_t vcpu, uint32_t fid, const uint64_t args[8]
     }
 }
 
-/* True for a fast call whose must-be-zero bits are clear (DEN0028 "Function Identifiers"). */
-static bool fid_well_formed(uint32_t fid)
+enum smccc_service {
+    SERVICE_NONE, /* everything !smccc_fid_served() */
+    SERVICE_ARCH, /* Arm Architecture Calls */
+    SERVICE_PSCI, /* Standard Secure Service calls 0x00..0x1f */
+};
+
+static enum smccc_service fid_service(uint32_t fid)
 {
-    return (fid & SMCCC_FAST_CALL) != 0 && (fid & SMCCC_MBZ_MASK) == 0;
+    if (!smccc_fid_served(fid)) {
+        return SERVICE_NONE; /* there is no Trusted OS behind us for yielding calls, nor any other service */
+    }
+    return ((fid >> SMCCC_OWNER_SHIFT) & SMCCC_OWNER_MASK) == SMCCC_OWNER_ARCH ? SERVICE_ARCH : SERVICE_PSCI;
 }
+
+void smccc_log_unsupported(size_t vcpu, uint32_t fid)
+{
+    LOG_GUEST(LOG_LEVEL_DEBUG, "vCPU %zu: function id 0x%x (owner %u) not supported", vcpu, fid,
+              (fid >> SMCCC_OWNER_SHIFT) & SMCCC_OWNER_MASK);
+}
+
+_Static_assert(SMCCC_NOT_SUPPORTED_X0 == (uint64_t)(int64_t)SMCCC_RET_NOT_SUPPORTED, "NOT_SUPPORTED in x0");
 
 static enum smccc_outcome dispatch(size_t vcpu, uint32_t fid, const uint64_t args[8], int64_t *ret)
 {
-    if (!fid_well_formed(fid)) {
-        /* Yielding calls and malformed ids: there is no Trusted OS behind us. */
-        LOG_GUEST(LOG_LEVEL_DEBUG, "vCPU %zu: function id 0x%x not supported", vcpu, fid);
+    switch (fid_service(fid)) {
+    case SERVICE_ARCH:
+        *ret = smccc_arch_call(vcpu, fid, args);
+        return SMCCC_RESUME;
+    case SERVICE_PSCI:
+        return psci_handle(vcpu, fid, args, ret);
+    default:
+        smccc_log_unsupported(vcpu, fid);
         *ret = SMCCC_RET_NOT_SUPPORTED;
         return SMCCC_RESUME;
     }
-    uint32_t owner = (fid >> SMCCC_OWNER_SHIFT) & SMCCC_OWNER_MASK;
-    if (owner == SMCCC_OWNER_ARCH) {
-        *ret = smccc_arch_call(vcpu, fid, args);
-        return SMCCC_RESUME;
-    }
-    if (owner == SMCCC_OWNER_STANDARD && (fid & 0xffff) <= 0x1f) {
-        return psci_handle(vcpu, fid, args, ret);
-    }
-    LOG_GUEST(LOG_LEVEL_DEBUG, "vCPU %zu: function id 0x%x (owner %u) not supported", vcpu, fid, owner);
-    *ret = SMCCC_RET_NOT_SUPPORTED;
-    return SMCCC_RESUME;
 }
 
 enum smccc_outcome smccc_handle(size_t vcpu, uint64_t regs[8])

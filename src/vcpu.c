@@ -38,8 +38,7 @@
 
 #define CTX_WORD(field) (offsetof(seL4_UserContext, field) / sizeof(seL4_Word))
 
-/* seL4_UserContext position of x0..x30. */
-static const uint8_t gpr_index[31] = {
+const uint8_t vcpu_ctx_gpr_word[31] = {
     CTX_WORD(x0),  CTX_WORD(x1),  CTX_WORD(x2),  CTX_WORD(x3),  CTX_WORD(x4),  CTX_WORD(x5),  CTX_WORD(x6),
     CTX_WORD(x7),  CTX_WORD(x8),  CTX_WORD(x9),  CTX_WORD(x10), CTX_WORD(x11), CTX_WORD(x12), CTX_WORD(x13),
     CTX_WORD(x14), CTX_WORD(x15), CTX_WORD(x16), CTX_WORD(x17), CTX_WORD(x18), CTX_WORD(x19), CTX_WORD(x20),
@@ -51,57 +50,13 @@ static enum vcpu_power_state power[GUEST_MAX_VCPUS];
 
 size_t vcpu_ctx_index(unsigned reg)
 {
-    return reg < 31 ? gpr_index[reg] : VCPU_CTX_NONE;
+    return reg < 31 ? vcpu_ctx_gpr_word[reg] : VCPU_CTX_NONE;
 }
 
-size_t vcpu_ctx_count_for(unsigned reg)
+bool vcpu_regs_failed(size_t vcpu, const char *op, size_t count, seL4_Error err)
 {
-    return reg < 31 ? (size_t)gpr_index[reg] + 1 : 1;
-}
-
-static seL4_Word *ctx_word(seL4_UserContext *ctx, size_t index)
-{
-    return (seL4_Word *)((char *)ctx + index * sizeof(seL4_Word));
-}
-
-static const seL4_Word *ctx_word_const(const seL4_UserContext *ctx, size_t index)
-{
-    return (const seL4_Word *)((const char *)ctx + index * sizeof(seL4_Word));
-}
-
-uint64_t vcpu_ctx_get_gpr(const seL4_UserContext *ctx, unsigned reg)
-{
-    if (reg >= 31) {
-        return 0;
-    }
-    return *ctx_word_const(ctx, gpr_index[reg]);
-}
-
-void vcpu_ctx_set_gpr(seL4_UserContext *ctx, unsigned reg, uint64_t value)
-{
-    if (reg < 31) {
-        *ctx_word(ctx, gpr_index[reg]) = value;
-    }
-}
-
-bool vcpu_read_regs(size_t vcpu, seL4_UserContext *ctx, size_t count)
-{
-    seL4_Error err = seL4_TCB_ReadRegisters(BASE_VM_TCB_CAP + vcpu, seL4_False, 0, count, ctx);
-    if (err != seL4_NoError) {
-        LOG_ERR("vCPU %zu: ReadRegisters(count %zu) failed: seL4 error %d", vcpu, count, (int)err);
-        return false;
-    }
-    return true;
-}
-
-bool vcpu_write_regs(size_t vcpu, seL4_UserContext *ctx, size_t count)
-{
-    seL4_Error err = seL4_TCB_WriteRegisters(BASE_VM_TCB_CAP + vcpu, seL4_False, 0, count, ctx);
-    if (err != seL4_NoError) {
-        LOG_ERR("vCPU %zu: WriteRegisters(count %zu) failed: seL4 error %d", vcpu, count, (int)err);
-        return false;
-    }
-    return true;
+    LOG_ERR("vCPU %zu: %s(count %zu) failed: seL4 error %d", vcpu, op, count, (int)err);
+    return false;
 }
 
 enum vcpu_power_state vcpu_power_state(size_t vcpu)

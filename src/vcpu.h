@@ -27,24 +27,49 @@
 /* Position of general-purpose register n (0..30) in seL4_UserContext. */
 size_t vcpu_ctx_index(unsigned reg);
 
+/* seL4_UserContext position of x0..x30 (what vcpu_ctx_index() returns), for the inline accessors below. */
+extern const uint8_t vcpu_ctx_gpr_word[31];
+
 /*
  * The `count` to pass to ReadRegisters/WriteRegisters so that the frame
  * covers xN (and everything before it, pc included): vcpu_ctx_index(n) + 1,
  * or 1 (just pc) for XZR.
  */
-size_t vcpu_ctx_count_for(unsigned reg);
+static inline size_t vcpu_ctx_count_for(unsigned reg)
+{
+    return reg < 31 ? (size_t)vcpu_ctx_gpr_word[reg] + 1 : 1;
+}
 
 /* Read xN from a frame; reg 31 is XZR and reads 0. */
-uint64_t vcpu_ctx_get_gpr(const seL4_UserContext *ctx, unsigned reg);
+static inline uint64_t vcpu_ctx_get_gpr(const seL4_UserContext *ctx, unsigned reg)
+{
+    return reg < 31 ? ((const seL4_Word *)ctx)[vcpu_ctx_gpr_word[reg]] : 0;
+}
 
 /* Write xN in a frame; reg 31 (XZR) is ignored. */
-void vcpu_ctx_set_gpr(seL4_UserContext *ctx, unsigned reg, uint64_t value);
+static inline void vcpu_ctx_set_gpr(seL4_UserContext *ctx, unsigned reg, uint64_t value)
+{
+    if (reg < 31) {
+        ((seL4_Word *)ctx)[vcpu_ctx_gpr_word[reg]] = value;
+    }
+}
 
-/* Read the first `count` words of the vCPU's frame. False on kernel error. */
-bool vcpu_read_regs(size_t vcpu, seL4_UserContext *ctx, size_t count);
+/* Log a failed register syscall; returns false. Out of line: the callers below are inline. */
+bool vcpu_regs_failed(size_t vcpu, const char *op, size_t count, seL4_Error err);
 
-/* Write the first `count` words (no resume). False on kernel error. */
-bool vcpu_write_regs(size_t vcpu, seL4_UserContext *ctx, size_t count);
+/* Read the first `count` words of the vCPU's frame. False (logged) on kernel error. */
+static inline bool vcpu_read_regs(size_t vcpu, seL4_UserContext *ctx, size_t count)
+{
+    seL4_Error err = seL4_TCB_ReadRegisters(BASE_VM_TCB_CAP + vcpu, seL4_False, 0, count, ctx);
+    return err == seL4_NoError || vcpu_regs_failed(vcpu, "ReadRegisters", count, err);
+}
+
+/* Write the first `count` words (no resume). False (logged) on kernel error. */
+static inline bool vcpu_write_regs(size_t vcpu, seL4_UserContext *ctx, size_t count)
+{
+    seL4_Error err = seL4_TCB_WriteRegisters(BASE_VM_TCB_CAP + vcpu, seL4_False, 0, count, ctx);
+    return err == seL4_NoError || vcpu_regs_failed(vcpu, "WriteRegisters", count, err);
+}
 
 /* PSCI power state of each vCPU. */
 enum vcpu_power_state {

@@ -92,6 +92,32 @@ static void expect_range(seL4_Error e, seL4_Word min, seL4_Word max, const char 
     expect_eq(seL4_GetMR(1), max, what);
 }
 
+/* ABI 3.4: every seL4_UserContext word has its own place; a partial copy touches only the first `count` words. */
+static void context_word_checks(void)
+{
+    seL4_UserContext ctx, part, back;
+    seL4_Word *w = (seL4_Word *)&ctx, *p = (seL4_Word *)&part, *b = (seL4_Word *)&back;
+    for (unsigned i = 0; i < SEL4_USER_CONTEXT_SIZE; i++) {
+        w[i] = 0x1000 + i;
+        p[i] = 0x2000 + i;
+    }
+    ctx.spsr = 0x3c5;
+    part.spsr = 0x3c4;
+    write_ctx(&ctx);
+    read_ctx(&back);
+    expect(memcmp(&ctx, &back, sizeof(ctx)) == 0, "all 36 words round trip");
+    expect_eq(seL4_TCB_WriteRegisters(BASE_VM_TCB_CAP, seL4_False, 0, 12, &part), seL4_NoError, "WriteRegisters 12");
+    read_ctx(&back);
+    seL4_Word wrong = 0;
+    for (unsigned i = 0; i < SEL4_USER_CONTEXT_SIZE; i++) {
+        wrong += b[i] != (i < 12 ? p[i] : w[i]);
+    }
+    expect_eq(wrong, 0, "WriteRegisters 12 changes words 0..11 only");
+    memset(&back, 0xa5, sizeof(back));
+    expect_eq(seL4_TCB_ReadRegisters(BASE_VM_TCB_CAP, seL4_False, 0, 5, &back), seL4_NoError, "ReadRegisters 5");
+    expect(b[4] == p[4] && b[5] == 0xa5a5a5a5a5a5a5a5ull, "ReadRegisters 5 fills words 0..4 only");
+}
+
 /* ABI 3.1-3.4 argument checks, initial state and sanitisation, before the guest first runs. */
 static void abi_checks(void)
 {
@@ -135,6 +161,7 @@ static void abi_checks(void)
     write_ctx(&ctx);
     read_ctx(&ctx);
     expect_eq(ctx.spsr, 0x600003c4, "SPSR EL1t kept");
+    context_word_checks();
 
     microkit_vcpu_arm_write_reg(GUEST_VCPU, seL4_VCPUReg_TPIDR_EL1, 0x1234);
     expect_eq(microkit_vcpu_arm_read_reg(GUEST_VCPU, seL4_VCPUReg_TPIDR_EL1), 0x1234, "VCPU TPIDR_EL1 round trip");

@@ -26,24 +26,17 @@
 #define GICC_CTLR 0x0000
 #define GICC_PMR 0x0004
 #define GICC_BPR 0x0008
-#define GICC_IAR 0x000c
-#define GICC_EOIR 0x0010
 /* Virtual interface control (GICv2 spec 5.3). */
-#define GICH_HCR 0x000
 #define GICH_VTR 0x004
 #define GICH_VMCR 0x008
-#define GICH_MISR 0x010
-#define GICH_EISR0 0x020
-#define GICH_EISR1 0x024
 #define GICH_APR 0x0f0
-#define GICH_LR0 0x100
 
 #define GIC_PRIO_DEFAULT 0xa0
 #define GIC_PMR_ALL 0xf0
 
 static uintptr_t gicd, gicc, gich;
-uintptr_t gic_gich_base;
-static unsigned num_lrs;
+uintptr_t gic_gicc_base, gic_gich_base;
+unsigned gic_lr_count;
 static uint32_t max_intid;
 
 void gic_init(void)
@@ -51,7 +44,8 @@ void gic_init(void)
     gicd = platform.gicd_pa;
     gicc = platform.gicc_pa;
     gich = platform.gich_pa;
-    gic_gich_base = gich + GICH_HCR;
+    gic_gicc_base = gicc;
+    gic_gich_base = gich;
     max_intid = 32 * ((mmio_read32(gicd + GICD_TYPER) & 0x1f) + 1);
     if (max_intid > GIC_MAX_INTID) {
         max_intid = GIC_MAX_INTID;
@@ -74,9 +68,9 @@ void gic_init(void)
     mmio_write32(gicd + GICD_CTLR, 3);
 
     uint32_t vtr = mmio_read32(gich + GICH_VTR);
-    num_lrs = (vtr & 0x3f) + 1; /* GICv2 spec 5.3.2: ListRegs = number of LRs - 1 */
-    if (num_lrs > GIC_MAX_LRS) {
-        num_lrs = GIC_MAX_LRS;
+    gic_lr_count = (vtr & 0x3f) + 1; /* GICv2 spec 5.3.2: ListRegs = number of LRs - 1 */
+    if (gic_lr_count > GIC_MAX_LRS) {
+        gic_lr_count = GIC_MAX_LRS;
     }
     gic_cpu_init();
 }
@@ -97,14 +91,9 @@ void gic_cpu_init(void)
     mmio_write32(gich + GICH_HCR, 0);
     mmio_write32(gich + GICH_VMCR, 0);
     mmio_write32(gich + GICH_APR, 0);
-    for (unsigned i = 0; i < num_lrs; i++) {
+    for (unsigned i = 0; i < gic_lr_count; i++) {
         mmio_write32(gich + GICH_LR0 + 4 * i, 0);
     }
-}
-
-unsigned gic_num_lrs(void)
-{
-    return num_lrs;
 }
 
 uint32_t gic_max_intid(void)
@@ -129,38 +118,6 @@ void gic_irq_configure(uint32_t intid, bool edge)
     uint32_t bit = 2u << (2 * (intid % 16));
     uint32_t v = mmio_read32(reg);
     mmio_write32(reg, edge ? (v | bit) : (v & ~bit));
-}
-
-uint32_t gic_ack(void)
-{
-    return mmio_read32(gicc + GICC_IAR);
-}
-
-void gic_eoi(uint32_t iar)
-{
-    mmio_write32(gicc + GICC_EOIR, iar);
-}
-
-uint32_t gich_read_misr(void)
-{
-    return mmio_read32(gich + GICH_MISR);
-}
-
-uint64_t gich_read_eisr(void)
-{
-    uint64_t lo = mmio_read32(gich + GICH_EISR0);
-    uint64_t hi = num_lrs > 32 ? mmio_read32(gich + GICH_EISR1) : 0;
-    return lo | (hi << 32);
-}
-
-uint32_t gich_read_lr(unsigned idx)
-{
-    return mmio_read32(gich + GICH_LR0 + 4 * idx);
-}
-
-void gich_write_lr(unsigned idx, uint32_t v)
-{
-    mmio_write32(gich + GICH_LR0 + 4 * idx, v);
 }
 
 void gich_write_vmcr(uint32_t v)

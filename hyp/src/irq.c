@@ -97,8 +97,36 @@ static void handle_maintenance(struct hyp_cpu *c)
         v->fault_mr[seL4_VGICMaintenance_IDX] = idx;
         pd_queue_fault(v, seL4_Fault_VGICMaintenance, seL4_VGICMaintenance_Length);
     }
-    /* Deassert until the guest runs again; more completed LRs then raise the next fault. */
+    /* Deassert until the guest runs again (vcpu_run sets En); more completed LRs then raise the next fault. */
     gich_write_hcr(0);
+    c->gich_en = false;
+}
+
+/* Every IRQ but the GIC maintenance one, which the guest's EOIs raise most often: out of line. */
+static __attribute__((noinline)) void handle_other(struct hyp_cpu *c, uint32_t intid)
+{
+    struct irq_owner *o = &owners[intid];
+    switch (o->kind) {
+    case IRQ_VTIMER:
+        handle_vtimer(c, intid);
+        break;
+    case IRQ_CHANNEL:
+        gic_irq_disable(intid);
+        pd_signal(&hyp_pds[o->pd], o->ch);
+        break;
+    case IRQ_BACKEND:
+        /* Masked until the backend's pass has acknowledged the device. */
+        gic_irq_disable(intid);
+        backend_irq(o->pd);
+        break;
+    default:
+        gic_irq_disable(intid);
+        if (o->kind != IRQ_REPORTED) {
+            o->kind = IRQ_REPORTED;
+            LOG_WARN("unexpected IRQ %u masked", intid);
+        }
+        break;
+    }
 }
 
 void irq_poll(void)
@@ -110,30 +138,10 @@ void irq_poll(void)
         if (intid >= GIC_MAX_INTID) {
             return;
         }
-        struct irq_owner *o = &owners[intid];
-        switch (o->kind) {
-        case IRQ_VTIMER:
-            handle_vtimer(c, intid);
-            break;
-        case IRQ_MAINTENANCE:
+        if (owners[intid].kind == IRQ_MAINTENANCE) {
             handle_maintenance(c);
-            break;
-        case IRQ_CHANNEL:
-            gic_irq_disable(intid);
-            pd_signal(&hyp_pds[o->pd], o->ch);
-            break;
-        case IRQ_BACKEND:
-            /* Masked until the backend's pass has acknowledged the device. */
-            gic_irq_disable(intid);
-            backend_irq(o->pd);
-            break;
-        default:
-            gic_irq_disable(intid);
-            if (o->kind != IRQ_REPORTED) {
-                o->kind = IRQ_REPORTED;
-                LOG_WARN("unexpected IRQ %u masked", intid);
-            }
-            break;
+        } else {
+            handle_other(c, intid);
         }
         gic_eoi(iar);
     }

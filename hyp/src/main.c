@@ -23,8 +23,6 @@
 #include <hyp/setup.h>
 #include <hyp/vcpu.h>
 
-_Static_assert(offsetof(struct hyp_cpu, hyp_sp) == CPU_HYP_SP, "cpu layout");
-_Static_assert(offsetof(struct hyp_cpu, frame) == CPU_FRAME, "cpu layout");
 _Static_assert(offsetof(struct hyp_cpu, fp) == CPU_FP, "cpu layout");
 _Static_assert(offsetof(struct hyp_cpu, fp_saved) == CPU_FP_SAVED, "cpu layout");
 

@@ -23,11 +23,6 @@ struct pd hyp_pds[HYP_MAX_PDS];
 unsigned hyp_num_pds;
 seL4_IPCBuffer *__sel4_ipc_buffer;
 
-struct pd *pd_current(void)
-{
-    return cpu_this()->pd;
-}
-
 void pd_queue_fault(struct vcpu *v, seL4_Word label, seL4_Word len)
 {
     struct pd *pd = v->pd;
@@ -105,7 +100,38 @@ static void deliver_notifications(struct pd *pd)
     flush_deferred(pd);
 }
 
-static void deliver_fault(struct pd *pd)
+/* Deliver `v`'s fault, whose MRs are in the IPC buffer, to the PD's fault() and apply the reply (ABI 2.5). */
+static void deliver(struct pd *pd, struct vcpu *v)
+{
+    seL4_Bool (*fault)(microkit_child, microkit_msginfo, microkit_msginfo *) = pd->desc->fault;
+    if (!fault) {
+        hyp_panic("PD '%s' has no fault() entry point (vCPU %u fault label %lu)", pd->desc->name, v->id,
+                  v->fault_label);
+    }
+    v->state = VCPU_BLOCKED_ON_REPLY;
+    seL4_MessageInfo_t tag = seL4_MessageInfo_new(v->fault_label, 0, 0, v->fault_len);
+    seL4_MessageInfo_t reply = seL4_MessageInfo_new(0, 0, 0, 0);
+    pd->ipc.tag = tag;
+    enter(pd);
+    seL4_Bool do_reply = fault(v->id, tag, &reply);
+    pd->in_entry = false;
+    if (pd->deferred != PD_DEFERRED_NONE) {
+        flush_deferred(pd);
+    }
+    /* A Suspend or restart during fault() unlinked the reply: replying is a silent no-op (ABI 2.5). */
+    if (v->state != VCPU_BLOCKED_ON_REPLY) {
+        return;
+    }
+    bool restart = do_reply && trap_apply_reply(v, v->fault_label, reply, pd->ipc.msg);
+    /* No reply: seL4 cancels the unused reply object at the next receive and the vCPU becomes Inactive. */
+    v->state = restart ? VCPU_RUNNABLE : VCPU_INACTIVE;
+    if (!restart) {
+        LOG_DEBUG("vCPU %u stopped by its fault reply (label %lu)", v->id, v->fault_label);
+    }
+    v->fault_label = seL4_Fault_NullFault;
+}
+
+void pd_deliver_queued_fault(struct pd *pd)
 {
     struct vcpu *v = pd->fault_head;
     pd->fault_head = v->fault_next;
@@ -113,32 +139,24 @@ static void deliver_fault(struct pd *pd)
         pd->fault_tail = NULL;
     }
     v->fault_next = NULL;
-    v->state = VCPU_BLOCKED_ON_REPLY;
-    /* Fixed-size copy: inlined as general-register loads/stores. */
-    _Static_assert(sizeof(v->fault_mr) == 13 * sizeof(seL4_Word), "fault MRs");
-    __builtin_memcpy(pd->ipc.msg, v->fault_mr, sizeof(v->fault_mr));
-    seL4_MessageInfo_t tag = seL4_MessageInfo_new(v->fault_label, 0, 0, v->fault_len);
-    seL4_MessageInfo_t reply = seL4_MessageInfo_new(0, 0, 0, 0);
-    pd->ipc.tag = tag;
-    if (!pd->desc->fault) {
-        hyp_panic("PD '%s' has no fault() entry point (vCPU %u fault label %lu)", pd->desc->name, v->id,
-                  v->fault_label);
+    for (seL4_Word i = 0; i < v->fault_len; i++) {
+        pd->ipc.msg[i] = v->fault_mr[i];
     }
-    enter(pd);
-    seL4_Bool do_reply = pd->desc->fault(v->id, tag, &reply);
-    pd->in_entry = false;
-    flush_deferred(pd);
-    /* A Suspend or restart during fault() unlinked the reply: replying is a silent no-op (ABI 2.5). */
-    if (v->state != VCPU_BLOCKED_ON_REPLY) {
-        return;
-    }
-    bool restart = do_reply && trap_apply_reply(v, reply, pd->ipc.msg);
-    /* No reply: seL4 cancels the unused reply object at the next receive and the vCPU becomes Inactive. */
-    v->state = restart ? VCPU_RUNNABLE : VCPU_INACTIVE;
-    if (!restart) {
-        LOG_DEBUG("vCPU %u stopped by its fault reply (label %lu)", v->id, v->fault_label);
-    }
-    v->fault_label = seL4_Fault_NullFault;
+    deliver(pd, v);
+}
+
+/*
+ * A guest trap's fault (DESIGN 3: the fast path). vcpu_run enters the guest
+ * only while the PD has nothing else to receive (no backend work, no
+ * notification, no queued fault), so seL4's receive order makes the new
+ * fault the very next message: it is delivered at once, its MRs already in
+ * the IPC buffer, without the queue and the MR copy.
+ */
+void pd_deliver_fault(struct vcpu *v, seL4_Word label, seL4_Word len)
+{
+    v->fault_label = label;
+    v->fault_len = len;
+    deliver(v->pd, v);
 }
 
 void pd_run(struct pd *pd)
@@ -165,7 +183,7 @@ void pd_run(struct pd *pd)
         } else if (pd->notify_pending) {
             deliver_notifications(pd);
         } else if (pd->fault_head) {
-            deliver_fault(pd);
+            pd_deliver_queued_fault(pd);
         } else if (c->vcpu && c->vcpu->state == VCPU_RUNNABLE) {
             vcpu_run(c->vcpu);
         } else {

@@ -51,6 +51,21 @@ static void vcpu_suspend(struct vcpu *v)
     v->state = VCPU_INACTIVE;
 }
 
+/* The rarer forms of Read/WriteRegisters, out of line so that the common ones need no saved registers. */
+static __attribute__((noinline)) seL4_Error read_suspending(struct vcpu *v, seL4_Word count, seL4_UserContext *regs)
+{
+    vcpu_suspend(v);
+    vcpu_read_context_words(v, (seL4_Word *)regs, (unsigned)count);
+    return seL4_NoError;
+}
+
+static __attribute__((noinline)) seL4_Error write_resuming(struct vcpu *v, seL4_Word count, seL4_UserContext *regs)
+{
+    vcpu_write_context_words(v, (const seL4_Word *)regs, (unsigned)count);
+    vcpu_restart(v);
+    return seL4_NoError;
+}
+
 seL4_Error seL4_TCB_ReadRegisters(seL4_TCB tcb, seL4_Bool suspend_source, seL4_Uint8 arch_flags, seL4_Word count,
                                   seL4_UserContext *regs)
 {
@@ -63,12 +78,9 @@ seL4_Error seL4_TCB_ReadRegisters(seL4_TCB tcb, seL4_Bool suspend_source, seL4_U
         return range_error(1, SEL4_USER_CONTEXT_SIZE);
     }
     if (suspend_source) {
-        vcpu_suspend(v);
+        return read_suspending(v, count, regs);
     }
-    seL4_Word *out = (seL4_Word *)regs;
-    for (seL4_Word i = 0; i < count; i++) {
-        out[i] = vcpu_read_context(v, (unsigned)i);
-    }
+    vcpu_read_context_words(v, (seL4_Word *)regs, (unsigned)count);
     return seL4_NoError;
 }
 
@@ -83,14 +95,11 @@ seL4_Error seL4_TCB_WriteRegisters(seL4_TCB tcb, seL4_Bool resume_target, seL4_U
     if (count > SEL4_USER_CONTEXT_SIZE) {
         count = SEL4_USER_CONTEXT_SIZE;
     }
-    const seL4_Word *in = (const seL4_Word *)regs;
-    for (seL4_Word i = 0; i < count; i++) {
-        vcpu_write_context(v, (unsigned)i, in[i]);
-    }
-    /* NextIP := pc: with one pc field per vCPU, the write above already did it. */
+    /* NextIP := pc: with one pc field per vCPU, writing pc does it. */
     if (resume_target) {
-        vcpu_restart(v);
+        return write_resuming(v, count, regs);
     }
+    vcpu_write_context_words(v, (const seL4_Word *)regs, (unsigned)count);
     return seL4_NoError;
 }
 

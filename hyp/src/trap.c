@@ -13,10 +13,15 @@
 #include <hyp/trap.h>
 #include <hyp/vcpu.h>
 
-/* The IPA of a stage-2 abort (ABI 2.2): HPFAR_EL2.FIPA (IPA[47:12] in bits 43:4) with FAR's page offset. */
-static uint64_t abort_ipa(struct vcpu_frame *f, uint32_t esr)
+/*
+ * The IPA of a stage-2 abort (ABI 2.2): HPFAR_EL2.FIPA (IPA[47:12] in bits 43:4)
+ * with FAR's page offset. FAR_EL2 and HPFAR_EL2 still hold the guest's abort:
+ * nothing between the exit and here takes an exception (hyp is built without
+ * FP/SIMD, so not even the lazy FP trap).
+ */
+static uint64_t abort_ipa(uint32_t esr)
 {
-    uint64_t far = f->far;
+    uint64_t far = sysreg_read(far_el2);
     if (FSC_PERM_FAULT(ISS_ABT_FSC(esr)) && !(esr & ISS_ABT_S1PTW)) {
         /*
          * Arm ARM D13.2.60: HPFAR_EL2 need not be valid for a stage-2 permission
@@ -32,73 +37,77 @@ static uint64_t abort_ipa(struct vcpu_frame *f, uint32_t esr)
             return (par & 0x0000fffffffff000ull) | (far & 0xfff);
         }
     }
-    return ((f->hpfar & 0x00000ffffffffff0ull) << 8) | (far & 0xfff);
+    return ((sysreg_read(hpfar_el2) & 0x00000ffffffffff0ull) << 8) | (far & 0xfff);
+}
+
+/* A trap's fault is delivered at once (pd_deliver_fault), so its MRs are written straight into the IPC buffer. */
+static seL4_Word *fault_mrs(struct vcpu *v)
+{
+    return v->pd->ipc.msg;
 }
 
 static void fault_vm(struct vcpu *v, uint32_t esr, bool prefetch)
 {
-    seL4_Word *mr = v->fault_mr;
+    seL4_Word *mr = fault_mrs(v);
     mr[seL4_VMFault_IP] = v->frame.pc;
-    mr[seL4_VMFault_Addr] = abort_ipa(&v->frame, esr);
+    mr[seL4_VMFault_Addr] = abort_ipa(esr);
     mr[seL4_VMFault_PrefetchFault] = prefetch;
     mr[seL4_VMFault_FSR] = esr;
-    pd_queue_fault(v, seL4_Fault_VMFault, seL4_VMFault_Length);
+    pd_deliver_fault(v, seL4_Fault_VMFault, seL4_VMFault_Length);
 }
 
 static void fault_unknown_syscall(struct vcpu *v)
 {
     struct vcpu_frame *f = &v->frame;
-    seL4_Word *mr = v->fault_mr;
+    seL4_Word *mr = fault_mrs(v);
     uint64_t next_pc = f->pc; /* ELR_EL2 = the instruction after the HVC */
     f->pc = next_pc - 4; /* FaultIP = the HVC itself */
-    mr[0] = f->x[0];
-    mr[1] = f->x[1];
-    mr[2] = f->x[2];
-    mr[3] = f->x[3];
-    mr[4] = f->x[4];
-    mr[5] = f->x[5];
-    mr[6] = f->x[6];
-    mr[7] = f->x[7];
+    __builtin_memcpy(mr, f->x, 8 * sizeof(seL4_Word)); /* MR0-7 = x0-x7, inlined as load/store pairs */
     mr[seL4_UnknownSyscall_FaultIP] = f->pc;
     mr[seL4_UnknownSyscall_SP] = f->sp_el0;
     mr[seL4_UnknownSyscall_LR] = next_pc;
     mr[seL4_UnknownSyscall_SPSR] = f->spsr;
     mr[seL4_UnknownSyscall_Syscall] = f->x[7];
-    pd_queue_fault(v, seL4_Fault_UnknownSyscall, seL4_UnknownSyscall_Length);
+    pd_deliver_fault(v, seL4_Fault_UnknownSyscall, seL4_UnknownSyscall_Length);
 }
 
 static void fault_user_exception(struct vcpu *v, uint32_t esr)
 {
-    seL4_Word *mr = v->fault_mr;
+    seL4_Word *mr = fault_mrs(v);
     mr[seL4_UserException_FaultIP] = v->frame.pc;
     mr[seL4_UserException_SP] = vcpu_read_sp_el0(v);
     mr[seL4_UserException_SPSR] = v->frame.spsr;
     mr[seL4_UserException_Number] = esr;
     mr[seL4_UserException_Code] = 0;
-    pd_queue_fault(v, seL4_Fault_UserException, seL4_UserException_Length);
+    pd_deliver_fault(v, seL4_Fault_UserException, seL4_UserException_Length);
 }
 
 void trap_handle_sync(struct vcpu *v)
 {
     uint32_t esr = (uint32_t)v->frame.esr;
-    switch (ESR_EC(esr)) {
-    case EC_DABT_LOW:
+    /* Data aborts (MMIO) and hypercalls are the commonest exits: tested first. */
+    if (ESR_EC(esr) == EC_DABT_LOW) {
         fault_vm(v, esr, false);
-        break;
+        return;
+    }
+    if (ESR_EC(esr) == EC_HVC64) {
+        fault_unknown_syscall(v);
+        return;
+    }
+    switch (ESR_EC(esr)) {
     case EC_IABT_LOW:
         fault_vm(v, esr, true);
-        break;
-    case EC_HVC64:
-        fault_unknown_syscall(v);
         break;
     case EC_UNKNOWN:
         fault_user_exception(v, esr);
         break;
-    default:
+    default: {
         /* SMC (trapped by HCR_EL2.TSC; ELR = the SMC), trapped sysregs, WFx, anything else. */
-        v->fault_mr[seL4_VCPUFault_HSR] = esr;
-        pd_queue_fault(v, seL4_Fault_VCPUFault, seL4_VCPUFault_Length);
+        seL4_Word *mr = fault_mrs(v);
+        mr[seL4_VCPUFault_HSR] = esr;
+        pd_deliver_fault(v, seL4_Fault_VCPUFault, seL4_VCPUFault_Length);
         break;
+    }
     }
 }
 
@@ -109,11 +118,11 @@ void trap_handle_sync(struct vcpu *v)
  * UnknownSyscall MR10 is NextIP, which the restart overwrites with FaultIP,
  * so it has no effect, exactly as on seL4.
  */
-bool trap_apply_reply(struct vcpu *v, seL4_MessageInfo_t reply, const seL4_Word *mrs)
+bool trap_apply_reply_regs(struct vcpu *v, seL4_Word label, seL4_MessageInfo_t reply, const seL4_Word *mrs)
 {
     seL4_Word len = seL4_MessageInfo_get_length(reply);
     struct vcpu_frame *f = &v->frame;
-    switch (v->fault_label) {
+    switch (label) {
     case seL4_Fault_UnknownSyscall:
         if (len >= 8) {
             __builtin_memcpy(f->x, mrs, 8 * sizeof(seL4_Word)); /* x0-x7, inlined */

@@ -12,6 +12,7 @@
 #include <hyp/gic.h>
 #include <hyp/irq.h>
 #include <hyp/log.h>
+#include <hyp/pd.h>
 #include <hyp/trap.h>
 #include <hyp/vcpu.h>
 
@@ -19,9 +20,8 @@ _Static_assert(offsetof(struct vcpu_frame, x) == VCPU_FRAME_X, "frame layout");
 _Static_assert(offsetof(struct vcpu_frame, pc) == VCPU_FRAME_PC, "frame layout");
 _Static_assert(offsetof(struct vcpu_frame, spsr) == VCPU_FRAME_SPSR, "frame layout");
 _Static_assert(offsetof(struct vcpu_frame, esr) == VCPU_FRAME_ESR, "frame layout");
-_Static_assert(offsetof(struct vcpu_frame, far) == VCPU_FRAME_FAR, "frame layout");
-_Static_assert(offsetof(struct vcpu_frame, hpfar) == VCPU_FRAME_HPFAR, "frame layout");
 _Static_assert(offsetof(struct vcpu_frame, sp_el0) == VCPU_FRAME_SP_EL0, "frame layout");
+_Static_assert(sizeof(struct vcpu_frame) == VCPU_FRAME_WORDS * sizeof(uint64_t), "frame layout");
 _Static_assert(offsetof(struct vcpu_fp, fpsr) == 512, "fp layout");
 _Static_assert(offsetof(seL4_UserContext, x19) == 24 * 8, "seL4_UserContext layout");
 _Static_assert(SEL4_USER_CONTEXT_SIZE == 36, "seL4_UserContext size");
@@ -37,6 +37,28 @@ enum { UC_PC = -1, UC_SP = -2, UC_SPSR = -3, UC_TPIDR = -4, UC_TPIDRRO = -5 };
 static const int8_t user_context_map[SEL4_USER_CONTEXT_SIZE] = {
     UC_PC, UC_SP, UC_SPSR, 0,  1,  2,  3,  4,  5,  6,  7,  8,  16, 17, 18, 29, 30,       9,
     10,    11,    12,      13, 14, 15, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, UC_TPIDR, UC_TPIDRRO};
+
+/*
+ * The 34 fields that live in the exit frame (all but the TPIDRs): seL4_UserContext
+ * word and frame word, last word first, so that a switch on the count falls
+ * through from word count - 1 down to word 0 with one load and one store per
+ * word (DESIGN 3: Read/WriteRegisters are on the MMIO and SMC exit paths).
+ */
+enum { FW_PC = 31, FW_SPSR = 32, FW_SP = 34, UC_FRAME_FIELDS = 34, UC_INDEX_SPSR = 2 };
+_Static_assert(offsetof(struct vcpu_frame, pc) == FW_PC * 8 && offsetof(struct vcpu_frame, spsr) == FW_SPSR * 8 &&
+                   offsetof(struct vcpu_frame, sp_el0) == FW_SP * 8,
+               "frame word numbers");
+/* clang-format off */
+#define UC_FRAME_WORDS_DOWN(X)                                                          \
+    X(33, 28) X(32, 27) X(31, 26) X(30, 25) X(29, 24)      /* x28 .. x24 */             \
+    X(28, 23) X(27, 22) X(26, 21) X(25, 20) X(24, 19)      /* x23 .. x19 */             \
+    X(23, 15) X(22, 14) X(21, 13) X(20, 12) X(19, 11)      /* x15 .. x11 */             \
+    X(18, 10) X(17, 9)  X(16, 30) X(15, 29)                /* x10, x9, x30, x29 */      \
+    X(14, 18) X(13, 17) X(12, 16)                          /* x18 .. x16 */             \
+    X(11, 8)  X(10, 7)  X(9, 6)   X(8, 5)   X(7, 4)        /* x8 .. x4 */               \
+    X(6, 3)   X(5, 2)   X(4, 1)   X(3, 0)                  /* x3 .. x0 */               \
+    X(2, FW_SPSR) X(1, FW_SP) X(0, FW_PC)
+/* clang-format on */
 
 void vcpu_init(struct vcpu *v, unsigned id, struct pd *pd)
 {
@@ -186,11 +208,6 @@ static void hw_write(unsigned id, uint64_t v)
     }
 }
 
-static bool vcpu_is_loaded_here(struct vcpu *v)
-{
-    return v->loaded_cpu >= 0 && (unsigned)v->loaded_cpu == cpu_this()->id;
-}
-
 void vcpu_load(struct vcpu *v)
 {
     struct hyp_cpu *c = cpu_this();
@@ -199,7 +216,7 @@ void vcpu_load(struct vcpu *v)
     }
     sysreg_write(tpidr_el0, v->saved.tpidr_el0);
     sysreg_write(tpidrro_el0, v->saved.tpidrro_el0);
-    /* ABI 3.5 restore: GIC virtual interface state (GICH_HCR is written on each entry). */
+    /* ABI 3.5 restore: GIC virtual interface state (GICH_HCR is written by vcpu_run). */
     gich_write_vmcr(v->saved.gich_vmcr);
     gich_write_apr(v->saved.gich_apr);
     for (unsigned i = 0; i < gic_num_lrs(); i++) {
@@ -225,40 +242,6 @@ void vcpu_write_sysreg(struct vcpu *v, unsigned id, uint64_t value)
     } else {
         v->saved.reg[id] = value;
     }
-}
-
-uint64_t vcpu_read_sp_el0(struct vcpu *v)
-{
-    return v->frame.sp_el0;
-}
-
-void vcpu_write_sp_el0(struct vcpu *v, uint64_t value)
-{
-    v->frame.sp_el0 = value;
-}
-
-uint32_t vcpu_read_lr(struct vcpu *v, unsigned idx)
-{
-    return vcpu_is_loaded_here(v) ? gich_read_lr(idx) : v->saved.lr[idx];
-}
-
-void vcpu_write_lr(struct vcpu *v, unsigned idx, uint32_t value)
-{
-    if (vcpu_is_loaded_here(v)) {
-        gich_write_lr(idx, value);
-    } else {
-        v->saved.lr[idx] = value;
-    }
-}
-
-/* ABI 3.4: a vCPU thread keeps EL0t/EL1t/EL1h; anything else becomes EL0t with F masked (debug kernel). */
-uint64_t vcpu_sanitise_spsr(uint64_t spsr)
-{
-    uint64_t mode = spsr & PSR_MODE_MASK;
-    if (mode == PSR_MODE_EL0T || mode == PSR_MODE_EL1T || mode == PSR_MODE_EL1H) {
-        return spsr;
-    }
-    return (spsr & 0xf0000000ull) | PSR_MODE_EL0T | PSR_F;
 }
 
 uint64_t vcpu_read_context(struct vcpu *v, unsigned idx)
@@ -315,24 +298,97 @@ void vcpu_write_context(struct vcpu *v, unsigned idx, uint64_t value)
     }
 }
 
+/* The TPIDRs (words 34 and 35) are system registers, not frame words: out of line, off the common path. */
+static __attribute__((noinline)) void read_tpidrs(struct vcpu *v, seL4_Word *out, unsigned count)
+{
+    for (unsigned i = UC_FRAME_FIELDS; i < count; i++) {
+        out[i] = vcpu_read_context(v, i);
+    }
+}
+
+static __attribute__((noinline)) void write_tpidrs(struct vcpu *v, const seL4_Word *in, unsigned count)
+{
+    for (unsigned i = UC_FRAME_FIELDS; i < count; i++) {
+        vcpu_write_context(v, i, in[i]);
+    }
+}
+
+void vcpu_read_context_words(struct vcpu *v, seL4_Word *out, unsigned count)
+{
+    const uint64_t *frame = v->frame.word;
+    switch (count < UC_FRAME_FIELDS ? count : UC_FRAME_FIELDS) {
+#define READ_WORD(uc, fw)                                                                                              \
+    case (uc) + 1:                                                                                                     \
+        out[uc] = frame[fw];                                                                                           \
+        __attribute__((fallthrough));
+        UC_FRAME_WORDS_DOWN(READ_WORD)
+#undef READ_WORD
+    default:
+        break;
+    }
+    if (count > UC_FRAME_FIELDS) {
+        read_tpidrs(v, out, count);
+    }
+}
+
+void vcpu_write_context_words(struct vcpu *v, const seL4_Word *in, unsigned count)
+{
+    uint64_t *frame = v->frame.word;
+    switch (count < UC_FRAME_FIELDS ? count : UC_FRAME_FIELDS) {
+#define WRITE_WORD(uc, fw)                                                                                             \
+    case (uc) + 1:                                                                                                     \
+        frame[fw] = in[uc];                                                                                            \
+        __attribute__((fallthrough));
+        UC_FRAME_WORDS_DOWN(WRITE_WORD)
+#undef WRITE_WORD
+    default:
+        break;
+    }
+    if (count > UC_INDEX_SPSR) {
+        v->frame.spsr = vcpu_sanitise_spsr(v->frame.spsr);
+    }
+    if (count > UC_FRAME_FIELDS) {
+        write_tpidrs(v, in, count);
+    }
+}
+
 void vcpu_run(struct vcpu *v)
 {
     struct hyp_cpu *c = cpu_this();
-    irq_vcpu_entry();
-    gich_write_hcr(GICH_HCR_EN); /* ABI 3.7: the maintenance IRQ can only assert while the guest runs */
-    c->exits++;
-    uint64_t code = hyp_vcpu_enter(&v->frame);
-    switch (code) {
-    case EXIT_SYNC:
-        trap_handle_sync(v);
-        break;
-    case EXIT_IRQ:
-    case EXIT_FIQ:
-        irq_poll();
-        break;
-    default:
-        /* ABI 2.3: seL4 halts on an SError from the guest. */
-        hyp_panic("SError taken from vCPU %u (ESR_EL2 0x%lx, pc 0x%lx)", v->id, v->frame.esr, v->frame.pc);
+    /*
+     * Fast path (DESIGN 3): the guest is entered only while its PD has nothing
+     * else to receive, so a trap's fault is delivered and answered at once
+     * (pd_deliver_fault) and the guest resumes from this loop, without a pass
+     * through the event loop; so does a fault an interrupt exit queued
+     * (VGICMaintenance, VPPIEvent) when it is all the PD has to receive, as
+     * pd_run would deliver it next. Anything else returns to pd_run.
+     */
+    struct pd *pd = v->pd;
+    while (v->state == VCPU_RUNNABLE && !pd_has_work(pd)) {
+        if (c->vtimer_hw_masked) {
+            irq_vcpu_entry();
+        }
+        /*
+         * ABI 3.7: GICH_HCR.En while the guest runs. It stays set while hyp and
+         * the VMM run (nothing but the guest's EOIs raises the EOI maintenance
+         * condition), except after a maintenance IRQ, which irq.c deasserts by
+         * clearing it: written only when it changes, not on every entry and exit.
+         */
+        if (!c->gich_en) {
+            gich_write_hcr(GICH_HCR_EN);
+            c->gich_en = true;
+        }
+        uint64_t code = vcpu_enter(&v->frame);
+        if (code == EXIT_SYNC) {
+            trap_handle_sync(v);
+        } else if (code == EXIT_IRQ || code == EXIT_FIQ) {
+            irq_poll();
+            while (pd_has_only_faults(pd)) {
+                pd_deliver_queued_fault(pd);
+            }
+        } else {
+            /* ABI 2.3: seL4 halts on an SError from the guest. */
+            hyp_panic("SError taken from vCPU %u (ESR_EL2 0x%lx, pc 0x%lx)", v->id, v->frame.esr, v->frame.pc);
+        }
     }
-    gich_write_hcr(0);
 }

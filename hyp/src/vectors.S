@@ -5,16 +5,19 @@
  * Stacks: hyp and the VMM run in EL2t on SP_EL0 (with an unmapped guard page
  * below); SP_EL2 is a per-CPU exception stack that is always valid, so an
  * exception taken from hyp (lazy FP trap, or a fault such as a stack
- * overflow) always has a stack to run on. The guest's SP_EL0 lives in the
- * exit frame.
+ * overflow) always has a stack to run on. While the guest runs, the top of
+ * SP_EL2 holds its exit frame's address and hyp's SP, for the exit path. The
+ * guest's SP_EL0 lives in the exit frame.
  *
- * hyp_vcpu_enter(frame) saves hyp's callee-saved registers, restores the
+ * hyp_vcpu_enter(frame) saves hyp's x19-x22, frame pointer and link register
+ * (its C caller declares x1-x18 and x23-x28 clobbered: cpu.h), restores the
  * guest's FP/SIMD registers if hyp or the VMM used them, the guest's SP_EL0,
  * ELR_EL2, SPSR_EL2 and GPRs, and ERETs. An exception from the guest saves
- * GPRs, ELR/SPSR/ESR/FAR/HPFAR and SP_EL0 into the frame, sets CPTR_EL2.TFP
- * (lazy FP: the first FP/SIMD instruction hyp or the VMM executes traps, and
- * the guest's V0-V31/FPSR/FPCR are saved then), switches back to hyp's
- * stack and returns the exit code to hyp_vcpu_enter's caller.
+ * GPRs, ELR/SPSR/ESR and SP_EL0 into the frame (FAR/HPFAR are read by trap.c
+ * for aborts only), sets CPTR_EL2.TFP (lazy FP: the first FP/SIMD instruction
+ * hyp or the VMM executes traps, and the guest's V0-V31/FPSR/FPCR are saved
+ * then), switches back to hyp's stack and returns the exit code to
+ * hyp_vcpu_enter's caller.
  */
 #include <hyp/arch.h>
 #include <hyp/cpu.h>
@@ -150,24 +153,24 @@ el2t_sync:
     ldp     x0, x1, [sp], #32
     b       el2t_sync_panic
 
-/* uint64_t hyp_vcpu_enter(struct vcpu_frame *frame): called in EL2t on hyp's stack. */
+/*
+ * x0 = hyp_vcpu_enter(x0 = struct vcpu_frame *frame): called in EL2t on hyp's
+ * stack, from vcpu_enter() (cpu.h), which treats x1-x18 and x23-x28 as clobbered.
+ */
     .global hyp_vcpu_enter
 hyp_vcpu_enter:
-    stp     x29, x30, [sp, #-96]!
+    stp     x29, x30, [sp, #-48]!
     stp     x19, x20, [sp, #16]
     stp     x21, x22, [sp, #32]
-    stp     x23, x24, [sp, #48]
-    stp     x25, x26, [sp, #64]
-    stp     x27, x28, [sp, #80]
-    mrs     x1, tpidr_el2
     mov     x2, sp
-    str     x2, [x1, #CPU_HYP_SP]
-    str     x0, [x1, #CPU_FRAME]
+    msr     spsel, #1               /* SP_EL2, the empty exception stack, until the guest traps */
+    stp     x0, x2, [sp, #-16]!     /* the frame and hyp's SP, for hyp_vcpu_exit */
+    mrs     x1, tpidr_el2
     mov     x2, #CPTR_EL2_RES1
-    msr     cptr_el2, x2
-    isb
+    msr     cptr_el2, x2            /* the guest's FP/SIMD must not trap; the ERET synchronises it */
     ldr     x2, [x1, #CPU_FP_SAVED]
     cbz     x2, 1f
+    isb                             /* before hyp itself touches the FP/SIMD registers */
     ldr     x3, [x1, #CPU_FP]
     ldp     q0, q1, [x3, #0]
     ldp     q2, q3, [x3, #32]
@@ -190,8 +193,7 @@ hyp_vcpu_enter:
     msr     fpsr, x4
     msr     fpcr, x5
     str     xzr, [x1, #CPU_FP_SAVED]
-1:  msr     spsel, #1               /* SP_EL2 (the empty exception stack) until the guest traps */
-    ldr     x2, [x0, #VCPU_FRAME_SP_EL0]
+1:  ldr     x2, [x0, #VCPU_FRAME_SP_EL0]
     msr     sp_el0, x2
     ldp     x2, x3, [x0, #VCPU_FRAME_PC]
     msr     elr_el2, x2
@@ -214,10 +216,9 @@ hyp_vcpu_enter:
     ldp     x0, x1, [x0, #0]
     eret
 
-/* From exit_entry, on the exception stack: [sp] = guest x0, x1; x1 = exit code. */
+/* From exit_entry, on the exception stack: [sp] = guest x0, x1, [sp + 16] = frame, hyp's SP; x1 = exit code. */
 hyp_vcpu_exit:
-    mrs     x0, tpidr_el2
-    ldr     x0, [x0, #CPU_FRAME]
+    ldr     x0, [sp, #16]
     stp     x2, x3, [x0, #16]
     stp     x4, x5, [x0, #32]
     stp     x6, x7, [x0, #48]
@@ -239,25 +240,18 @@ hyp_vcpu_exit:
     mrs     x3, spsr_el2
     stp     x2, x3, [x0, #VCPU_FRAME_PC]
     mrs     x2, esr_el2
-    mrs     x3, far_el2
-    stp     x2, x3, [x0, #VCPU_FRAME_ESR]
-    mrs     x2, hpfar_el2
     mrs     x3, sp_el0
-    stp     x2, x3, [x0, #VCPU_FRAME_HPFAR]
+    stp     x2, x3, [x0, #VCPU_FRAME_ESR]
+    ldp     x2, x3, [sp], #16       /* the exception stack is empty again */
+    msr     sp_el0, x3
     mov     x2, #(CPTR_EL2_RES1 | CPTR_TFP)
     msr     cptr_el2, x2
     isb
-    mrs     x2, tpidr_el2
-    ldr     x3, [x2, #CPU_HYP_SP]
-    msr     sp_el0, x3
     msr     spsel, #0               /* back on hyp's stack (EL2t) */
     mov     x0, x1
     ldp     x19, x20, [sp, #16]
     ldp     x21, x22, [sp, #32]
-    ldp     x23, x24, [sp, #48]
-    ldp     x25, x26, [sp, #64]
-    ldp     x27, x28, [sp, #80]
-    ldp     x29, x30, [sp], #96
+    ldp     x29, x30, [sp], #48
     ret
 
     .bss

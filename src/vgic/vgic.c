@@ -14,17 +14,6 @@
 
 struct vgic_state vgic_state;
 
-struct vgic_irq *vgic_irq_get(size_t vcpu, unsigned intid)
-{
-    if (intid < VGIC_NUM_LOCAL) {
-        return &vgic_state.vcpu[vcpu].local[intid];
-    }
-    if (intid < VGIC_NUM_INTIDS) {
-        return &vgic_state.spi[intid - VGIC_NUM_LOCAL];
-    }
-    return NULL;
-}
-
 static bool irq_is_sgi(const struct vgic_irq *irq)
 {
     return irq->intid < VGIC_NUM_SGIS;
@@ -39,11 +28,42 @@ bool vgic_irq_pending(const struct vgic_irq *irq)
 }
 
 /*
+ * Bring irq's bits in its struct vgic_bits up to date: the words hold
+ * irq->bits, so flipping the bits that changed makes them hold the new ones.
+ * Runs after every state change (vgic_irq_requeue): inline, and cheap when
+ * nothing changed.
+ */
+static inline void sync_bits(struct vgic_irq *irq)
+{
+    uint32_t now = (irq->group1 ? 1u << VGIC_BIT_GROUP : 0) | (irq->enabled ? 1u << VGIC_BIT_ENABLED : 0) |
+                   (vgic_irq_pending(irq) ? 1u << VGIC_BIT_PENDING : 0) | (irq->active ? 1u << VGIC_BIT_ACTIVE : 0);
+    uint32_t changed = now ^ irq->bits;
+    if (changed == 0) {
+        return;
+    }
+    uint32_t *word = irq->bank->word;
+    uint32_t mask = 1u << (irq->intid % 32);
+    if (changed & (1u << VGIC_BIT_GROUP)) {
+        word[VGIC_BIT_GROUP] ^= mask;
+    }
+    if (changed & (1u << VGIC_BIT_ENABLED)) {
+        word[VGIC_BIT_ENABLED] ^= mask;
+    }
+    if (changed & (1u << VGIC_BIT_PENDING)) {
+        word[VGIC_BIT_PENDING] ^= mask;
+    }
+    if (changed & (1u << VGIC_BIT_ACTIVE)) {
+        word[VGIC_BIT_ACTIVE] ^= mask;
+    }
+    irq->bits = (uint8_t)now;
+}
+
+/*
  * The vCPUs that could take irq now: pending, enabled, its group enabled
  * (4.3.1), not active (an active interrupt is not signalled again until it
  * is deactivated), not in an LR, and targeted (4.3.12; SGIs/PPIs are banked).
  */
-static uint8_t irq_deliverable_to(const struct vgic_irq *irq)
+static inline __attribute__((always_inline)) uint8_t irq_deliverable_to(const struct vgic_irq *irq)
 {
     if (irq->in_lr || irq->active || !irq->enabled || !vgic_irq_pending(irq)) {
         return 0;
@@ -57,13 +77,9 @@ static uint8_t irq_deliverable_to(const struct vgic_irq *irq)
     return irq->targets & vgic_state.vcpu_mask;
 }
 
-uint8_t vgic_irq_requeue(struct vgic_irq *irq)
+/* Move irq from the queues it is in to those of `want` at `level`; out of line, off the common path. */
+static __attribute__((noinline)) uint8_t requeue_move(struct vgic_irq *irq, uint8_t want, unsigned level)
 {
-    uint8_t want = irq_deliverable_to(irq);
-    unsigned level = irq->priority >> VGIC_PRIO_SHIFT;
-    if (want == irq->queued_mask && level == irq->queued_level) {
-        return 0;
-    }
     for (uint32_t m = irq->queued_mask; m != 0; m &= m - 1) {
         vgic_queue_remove((size_t)__builtin_ctz(m), irq, irq->queued_level);
     }
@@ -75,8 +91,32 @@ uint8_t vgic_irq_requeue(struct vgic_irq *irq)
     return want;
 }
 
+uint8_t vgic_irq_requeue(struct vgic_irq *irq)
+{
+    sync_bits(irq);
+    uint8_t want = irq_deliverable_to(irq);
+    unsigned level = irq->priority >> VGIC_PRIO_SHIFT;
+    if (want == irq->queued_mask && level == irq->queued_level) {
+        return 0;
+    }
+    return requeue_move(irq, want, level);
+}
+
 void vgic_irq_update(struct vgic_irq *irq)
 {
+    /*
+     * Fast path (DESIGN 3): an INTID that becomes deliverable to one vCPU
+     * whose queue is empty and which has a free LR would be the best queued
+     * INTID there, so it goes straight into that LR, as vgic_lr_refill()
+     * would load it, without passing through the queue.
+     */
+    if (irq->queued_mask == 0) {
+        sync_bits(irq);
+        uint8_t want = irq_deliverable_to(irq);
+        if (want != 0 && (want & (want - 1)) == 0 && vgic_lr_load_now((size_t)__builtin_ctz(want), irq)) {
+            return;
+        }
+    }
     vgic_lr_refill_mask(vgic_irq_requeue(irq));
 }
 
@@ -158,13 +198,6 @@ void vgic_set_ctlr(uint32_t ctlr)
     vgic_lr_refill_mask(refill);
 }
 
-void vgic_sgi_raise(size_t target, unsigned sgi, size_t source)
-{
-    struct vgic_irq *irq = &vgic_state.vcpu[target].local[sgi];
-    irq->sgi_sources |= (uint8_t)(1u << source);
-    vgic_irq_update(irq);
-}
-
 void vgic_sgi_clear(size_t target, unsigned sgi, uint8_t sources)
 {
     struct vgic_irq *irq = &vgic_state.vcpu[target].local[sgi];
@@ -196,6 +229,7 @@ static void irq_reset(struct vgic_irq *irq)
     irq->in_lr = false;
     irq->edge = sgi;
     irq->group1 = vgic_state.version == GIC_VERSION_3;
+    sync_bits(irq);
 }
 
 static void irq_init(struct vgic_irq *irq, unsigned intid, size_t owner)
@@ -203,6 +237,8 @@ static void irq_init(struct vgic_irq *irq, unsigned intid, size_t owner)
     memset(irq, 0, sizeof(*irq));
     irq->intid = (uint16_t)intid;
     irq->owner = (uint8_t)owner;
+    irq->bank = intid < VGIC_NUM_LOCAL ? &vgic_state.vcpu[owner].local_bits
+                                       : &vgic_state.spi_bits[(intid - VGIC_NUM_LOCAL) / 32];
     irq_reset(irq);
 }
 

@@ -37,6 +37,19 @@ _Static_assert(VGIC_NUM_INTIDS <= 1020, "INTIDs 1020..1023 are special");
 _Static_assert(GUEST_MAX_VCPUS <= 8, "GICv2 target lists and SGI sources are 8-bit");
 _Static_assert(VGIC_MAX_LRS <= 32, "LR masks are 32-bit");
 
+/*
+ * The bit-per-INTID registers (IGROUPR, IS/ICENABLER, IS/ICPENDR, IS/ICACTIVER)
+ * of 32 INTIDs as words, so that a guest's register read is one load (DESIGN
+ * 3: a short exit path). vgic.c keeps them equal to the per-INTID state:
+ * vgic_irq_requeue(), which runs after every state change, syncs them, as
+ * does a reset.
+ */
+enum vgic_bit { VGIC_BIT_GROUP, VGIC_BIT_ENABLED, VGIC_BIT_PENDING, VGIC_BIT_ACTIVE, VGIC_BIT_KINDS };
+
+struct vgic_bits {
+    uint32_t word[VGIC_BIT_KINDS];
+};
+
 struct vgic_irq {
     virq_ack_fn_t ack_fn;
     void *ack_cookie;
@@ -59,10 +72,13 @@ struct vgic_irq {
     bool edge; /* ICFGR Int_config[1] */
     bool group1; /* IGROUPR */
     bool retire; /* vgic_reset(): call the ack callback once the state is reset */
+    uint8_t bits; /* its bits in struct vgic_bits (1 << enum vgic_bit) as last synced */
+    struct vgic_bits *bank; /* the struct vgic_bits of its 32 INTIDs (banked per vCPU below 32) */
 };
 
 struct vgic_vcpu {
     struct vgic_irq local[VGIC_NUM_LOCAL];
+    struct vgic_bits local_bits; /* of the banked SGIs and PPIs */
     uint16_t lr_intid[VGIC_MAX_LRS]; /* what each busy LR holds */
     uint16_t stale_intid[VGIC_MAX_LRS];
     uint32_t lr_busy; /* loaded by us, not yet EOIed (VGICMaintenance with its IDX) */
@@ -84,6 +100,7 @@ struct vgic_state {
     /* GICD_CTLR bit 0 EnableGrp0, bit 1 EnableGrp1 (GICv2 without Security Extensions; GICv3 with DS = 1) */
     uint32_t ctlr;
     struct vgic_irq spi[VGIC_MAX_SPIS];
+    struct vgic_bits spi_bits[VGIC_MAX_SPIS / 32];
     uint64_t irouter[VGIC_MAX_SPIS]; /* GICv3: GICD_IROUTER<n> of each SPI as the guest reads it */
     struct vgic_vcpu vcpu[GUEST_MAX_VCPUS];
 };
@@ -95,10 +112,31 @@ extern struct vgic_state vgic_state;
 /* --- vgic.c: the per-INTID state machine ------------------------------------------------------------------- */
 
 /* The state of intid as seen from vcpu (banked below 32), or NULL if not implemented. vcpu must be valid. */
-struct vgic_irq *vgic_irq_get(size_t vcpu, unsigned intid);
+static inline struct vgic_irq *vgic_irq_get(size_t vcpu, unsigned intid)
+{
+    if (intid < VGIC_NUM_LOCAL) {
+        return &vgic_state.vcpu[vcpu].local[intid];
+    }
+    return intid < VGIC_NUM_INTIDS ? &vgic_state.spi[intid - VGIC_NUM_LOCAL] : NULL;
+}
 
 /* Pending as the guest reads it (ISPENDR). */
 bool vgic_irq_pending(const struct vgic_irq *irq);
+
+/*
+ * One bit-per-INTID register word: INTIDs first .. first + 31 (first a
+ * multiple of 32) as vcpu sees them; 0 (RAZ) beyond the implemented INTIDs.
+ */
+static inline uint32_t vgic_bits_read(size_t vcpu, unsigned first, enum vgic_bit which)
+{
+    if (first < VGIC_NUM_LOCAL) {
+        return vgic_state.vcpu[vcpu].local_bits.word[which];
+    }
+    if (first < VGIC_NUM_INTIDS) {
+        return vgic_state.spi_bits[(first - VGIC_NUM_LOCAL) / 32].word[which];
+    }
+    return 0;
+}
 
 /* Re-evaluate where irq is queued after any state change, then refill the LRs of the vCPUs it may go to. */
 void vgic_irq_update(struct vgic_irq *irq);
@@ -118,8 +156,13 @@ void vgic_irq_set_edge(struct vgic_irq *irq, bool edge);
 /* GICD_CTLR group enables. */
 void vgic_set_ctlr(uint32_t ctlr);
 
-/* SGI `sgi` from vCPU `source` becomes pending on vCPU `target` (both valid). */
-void vgic_sgi_raise(size_t target, unsigned sgi, size_t source);
+/* SGI `sgi` from vCPU `source` becomes pending on vCPU `target` (both valid). Inline: the IPI path. */
+static inline void vgic_sgi_raise(size_t target, unsigned sgi, size_t source)
+{
+    struct vgic_irq *irq = &vgic_state.vcpu[target].local[sgi];
+    irq->sgi_sources |= (uint8_t)(1u << source);
+    vgic_irq_update(irq);
+}
 
 /* Clear the pending state of SGI `sgi` on `target` for every source in `sources`. */
 void vgic_sgi_clear(size_t target, unsigned sgi, uint8_t sources);
@@ -135,6 +178,13 @@ void vgic_queue_remove(size_t vcpu, const struct vgic_irq *irq, unsigned level);
 
 /* Load the best queued INTIDs of vcpu into every free LR. */
 void vgic_lr_refill(size_t vcpu);
+
+/*
+ * Load irq, deliverable to vcpu, into a free LR of vcpu if its queue is empty
+ * (irq is then its best INTID). False if there is no free LR, the queue is
+ * not empty or the kernel refused the LR: queue irq instead.
+ */
+bool vgic_lr_load_now(size_t vcpu, struct vgic_irq *irq);
 
 /* Refill every vCPU in the mask. */
 void vgic_lr_refill_mask(uint8_t vcpus);

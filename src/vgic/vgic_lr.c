@@ -54,6 +54,9 @@ void vgic_queue_remove(size_t vcpu, const struct vgic_irq *irq, unsigned level)
     }
 }
 
+/* Inline into vgic_lr_load_now(): loading a lone SGI or PPI straight into an LR is the IPI path (DESIGN 3). */
+static inline bool lr_load(size_t vcpu, unsigned idx, struct vgic_irq *irq);
+
 /* Best queued INTID of vcpu: lowest priority value, then lowest INTID. Queue must be non-empty. */
 static struct vgic_irq *queue_best(size_t vcpu)
 {
@@ -186,10 +189,23 @@ void vgic_lr_refill(size_t vcpu)
     }
 }
 
+bool vgic_lr_load_now(size_t vcpu, struct vgic_irq *irq)
+{
+    struct vgic_vcpu *vc = &vgic_state.vcpu[vcpu];
+    uint32_t free = lr_free(vc);
+    if (free == 0 || vc->queued_levels != 0) {
+        return false;
+    }
+    return lr_load(vcpu, pick_lr(vc, free, irq->intid), irq);
+}
+
 void vgic_lr_refill_mask(uint8_t vcpus)
 {
     for (uint32_t m = vcpus; m != 0; m &= m - 1) {
-        vgic_lr_refill((size_t)__builtin_ctz(m));
+        size_t vcpu = (size_t)__builtin_ctz(m);
+        if (vgic_state.vcpu[vcpu].queued_levels != 0) { /* nothing queued, nothing to load (the common case) */
+            vgic_lr_refill(vcpu);
+        }
     }
 }
 

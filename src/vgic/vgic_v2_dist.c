@@ -64,22 +64,6 @@ static uint32_t typer_read(void)
 
 enum bit_reg { BIT_GROUP, BIT_SET_ENABLE, BIT_CLEAR_ENABLE, BIT_SET_PEND, BIT_CLEAR_PEND, BIT_SET_ACT, BIT_CLEAR_ACT };
 
-static bool bit_get(enum bit_reg reg, const struct vgic_irq *irq)
-{
-    switch (reg) {
-    case BIT_GROUP:
-        return irq->group1;
-    case BIT_SET_ENABLE:
-    case BIT_CLEAR_ENABLE:
-        return irq->enabled;
-    case BIT_SET_PEND:
-    case BIT_CLEAR_PEND:
-        return vgic_irq_pending(irq);
-    default:
-        return irq->active;
-    }
-}
-
 /*
  * One written bit. IS/ICPENDR bits of SGIs are WI (SPENDSGIR/CPENDSGIR set
  * and clear their per-source state, 4.3.7, 4.3.8).
@@ -111,18 +95,20 @@ static void bit_set(enum bit_reg reg, struct vgic_irq *irq, bool one)
     }
 }
 
+_Static_assert(BIT_GROUP == 0 && BIT_CLEAR_ENABLE == 2 && BIT_CLEAR_PEND == 4 && BIT_CLEAR_ACT == 6 &&
+                   VGIC_BIT_GROUP == 0 && VGIC_BIT_ENABLED == 1 && VGIC_BIT_PENDING == 2 && VGIC_BIT_ACTIVE == 3,
+               "bit_kind");
+
+/* The set and clear views of a register share a word: BIT_GROUP -> group, BIT_{SET,CLEAR}_ENABLE -> enabled, ... */
+static enum vgic_bit bit_kind(enum bit_reg reg)
+{
+    return (enum vgic_bit)((reg + 1) / 2);
+}
+
 static uint32_t bits_read(size_t vcpu, uint32_t off)
 {
     enum bit_reg reg = (enum bit_reg)((off - GICD_IGROUPR) / GICD_BIT_BLOCK);
-    unsigned first = (off % GICD_BIT_BLOCK) * 8;
-    uint32_t value = 0;
-    for (unsigned i = 0; i < 32; i++) {
-        const struct vgic_irq *irq = vgic_irq_get(vcpu, first + i);
-        if (irq != NULL && bit_get(reg, irq)) {
-            value |= 1u << i;
-        }
-    }
-    return value;
+    return vgic_bits_read(vcpu, (off % GICD_BIT_BLOCK) * 8, bit_kind(reg));
 }
 
 static void bits_write(size_t vcpu, uint32_t off, uint32_t value)
@@ -254,8 +240,10 @@ static void icfgr_write(size_t vcpu, uint32_t off, uint32_t value)
 /*
  * GICD_SGIR (4.3.15). Target lists are clipped to the vCPUs that exist
  * (a guest naming others must not reach beyond the array: Xen XSA-225).
+ * Always true (the write is done or ignored); out of line, so that the
+ * dispatch's fast path, which tail-calls it, needs no stack frame.
  */
-static void sgir_write(size_t vcpu, uint32_t value)
+static __attribute__((noinline)) bool sgir_write(size_t vcpu, uint32_t value)
 {
     unsigned sgi = value & SGIR_INTID_MASK;
     uint8_t list = (uint8_t)(value >> SGIR_TARGETS_SHIFT);
@@ -272,43 +260,58 @@ static void sgir_write(size_t vcpu, uint32_t value)
         break;
     default:
         LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: GICD_SGIR 0x%x uses the reserved target filter: ignored", vcpu, value);
-        return;
+        return true;
     }
     for (uint32_t m = targets; m != 0; m &= m - 1) {
         vgic_sgi_raise((size_t)__builtin_ctz(m), sgi, vcpu);
     }
+    return true;
 }
 
 /* --- word and byte dispatch ---------------------------------------------------------------------------------- */
 
-static uint32_t word_read(size_t vcpu, uint32_t off)
+/* A word of a byte-per-INTID register, into access->value; out of line, like icfgr_into(). */
+static __attribute__((noinline)) bool bytes_into(size_t vcpu, uint32_t off, struct mmio_access *access)
 {
-    if (off == GICD_CTLR) {
-        return vgic_state.ctlr;
+    uint32_t value = 0;
+    for (unsigned i = 0; i < 4; i++) {
+        value |= (uint32_t)byte_read(vcpu, off + i) << (8 * i);
     }
-    if (off == GICD_TYPER) {
-        return typer_read();
-    }
-    if (off == GICD_IIDR) {
-        return VGIC_V2_IIDR;
-    }
+    access->value = value;
+    return true;
+}
+
+static __attribute__((noinline)) bool icfgr_into(size_t vcpu, uint32_t off, struct mmio_access *access)
+{
+    access->value = icfgr_read(vcpu, off);
+    return true;
+}
+
+/*
+ * An aligned word read, into access->value. The registers that visit INTIDs
+ * one by one are tail calls, so the common ones (bit-per-INTID words are one
+ * load) need no stack frame (DESIGN 3).
+ */
+static bool word_read(size_t vcpu, uint32_t off, struct mmio_access *access)
+{
+    uint32_t value = 0; /* reserved, IMPLEMENTATION DEFINED, NSACR (no Security Extensions), write-only SGIR */
     if (off >= GICD_IGROUPR && off < GICD_BITS_END) {
-        return bits_read(vcpu, off);
+        value = bits_read(vcpu, off);
+    } else if (off == GICD_CTLR) {
+        value = vgic_state.ctlr;
+    } else if (off == GICD_TYPER) {
+        value = typer_read();
+    } else if (off == GICD_IIDR) {
+        value = VGIC_V2_IIDR;
+    } else if (byte_accessible(off)) {
+        return bytes_into(vcpu, off, access);
+    } else if (off >= GICD_ICFGR && off < GICD_ICFGR_END) {
+        return icfgr_into(vcpu, off, access);
+    } else if (off >= GICD_ID_START) {
+        value = gicd_id_regs[(off - GICD_ID_START) / 4];
     }
-    if (byte_accessible(off)) {
-        uint32_t value = 0;
-        for (unsigned i = 0; i < 4; i++) {
-            value |= (uint32_t)byte_read(vcpu, off + i) << (8 * i);
-        }
-        return value;
-    }
-    if (off >= GICD_ICFGR && off < GICD_ICFGR_END) {
-        return icfgr_read(vcpu, off);
-    }
-    if (off >= GICD_ID_START) {
-        return gicd_id_regs[(off - GICD_ID_START) / 4];
-    }
-    return 0; /* reserved, IMPLEMENTATION DEFINED, NSACR (no Security Extensions), write-only SGIR */
+    access->value = value;
+    return true;
 }
 
 static void word_write(size_t vcpu, uint32_t off, uint32_t value)
@@ -329,26 +332,24 @@ static void word_write(size_t vcpu, uint32_t off, uint32_t value)
     /* Everything else is read-only or reserved: WI. */
 }
 
-bool vgic_v2_dist_mmio(size_t vcpu, struct mmio_access *access, void *cookie)
+static __attribute__((noinline, cold)) bool refused(size_t vcpu, struct mmio_access *access, uint64_t off)
 {
-    (void)cookie;
-    uint64_t off = access->offset;
-    bool ok_vcpu = vgic_state.ready && vcpu < vgic_state.num_vcpus;
     if (!access->is_write) {
         access->value = 0;
     }
-    if (!ok_vcpu || off >= VGIC_V2_DIST_SIZE) {
-        LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: distributor access at offset 0x%llx refused: RAZ/WI", vcpu,
-                  (unsigned long long)off);
-        return true;
+    LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: distributor access at offset 0x%llx refused: RAZ/WI", vcpu,
+              (unsigned long long)off);
+    return true;
+}
+
+/* Everything but an aligned word read: writes, byte accesses and unsupported widths. */
+static __attribute__((noinline)) bool other_access(size_t vcpu, struct mmio_access *access, uint32_t o)
+{
+    if (!access->is_write) {
+        access->value = 0;
     }
-    uint32_t o = (uint32_t)off;
     if (access->width == 4 && (o & 3) == 0) {
-        if (access->is_write) {
-            word_write(vcpu, o, (uint32_t)access->value);
-        } else {
-            access->value = word_read(vcpu, o);
-        }
+        word_write(vcpu, o, (uint32_t)access->value);
     } else if (access->width == 1 && byte_accessible(o)) {
         if (access->is_write) {
             byte_write(vcpu, o, (uint8_t)access->value);
@@ -360,4 +361,23 @@ bool vgic_v2_dist_mmio(size_t vcpu, struct mmio_access *access, void *cookie)
                   access->width, access->is_write ? "write" : "read", o);
     }
     return true;
+}
+
+bool vgic_v2_dist_mmio(size_t vcpu, struct mmio_access *access, void *cookie)
+{
+    (void)cookie;
+    uint64_t off = access->offset;
+    if (!vgic_state.ready || vcpu >= vgic_state.num_vcpus || off >= VGIC_V2_DIST_SIZE) {
+        return refused(vcpu, access, off);
+    }
+    /* Fast paths (DESIGN 3): an aligned word read, what a guest mostly does here, and an SGI (an IPI). */
+    if (access->width == 4 && (off & 3) == 0) {
+        if (!access->is_write) {
+            return word_read(vcpu, (uint32_t)off, access);
+        }
+        if (off == GICD_SGIR) {
+            return sgir_write(vcpu, (uint32_t)access->value);
+        }
+    }
+    return other_access(vcpu, access, (uint32_t)off);
 }

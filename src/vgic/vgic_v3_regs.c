@@ -57,22 +57,6 @@ static struct vgic_irq *irq_at(size_t bank, unsigned intid, unsigned lo, unsigne
 
 enum bit_reg { BIT_GROUP, BIT_SET_ENABLE, BIT_CLEAR_ENABLE, BIT_SET_PEND, BIT_CLEAR_PEND, BIT_SET_ACT, BIT_CLEAR_ACT };
 
-static bool bit_get(enum bit_reg reg, const struct vgic_irq *irq)
-{
-    switch (reg) {
-    case BIT_GROUP:
-        return irq->group1;
-    case BIT_SET_ENABLE:
-    case BIT_CLEAR_ENABLE:
-        return irq->enabled;
-    case BIT_SET_PEND:
-    case BIT_CLEAR_PEND:
-        return vgic_irq_pending(irq);
-    default:
-        return irq->active;
-    }
-}
-
 /* SGI pending state without sources (IHI 0069 12.11, GICR_ISPENDR0): one pending bit, self as the source. */
 static void sgi_set_pending(struct vgic_irq *irq, bool pending)
 {
@@ -111,24 +95,24 @@ static void bit_set(enum bit_reg reg, struct vgic_irq *irq, bool one)
     }
 }
 
+_Static_assert(BIT_GROUP == 0 && BIT_CLEAR_ENABLE == 2 && BIT_CLEAR_PEND == 4 && BIT_CLEAR_ACT == 6 &&
+                   VGIC_BIT_GROUP == 0 && VGIC_BIT_ENABLED == 1 && VGIC_BIT_PENDING == 2 && VGIC_BIT_ACTIVE == 3,
+               "set and clear views share a word: BIT_GROUP -> group, BIT_{SET,CLEAR}_ENABLE -> enabled, ...");
+
+/* lo and hi are multiples of 32 (VGIC_NUM_LOCAL, VGIC_NUM_INTIDS): a register word is wholly inside or outside. */
 static void bits_access(size_t bank, struct mmio_access *access, uint32_t off, unsigned lo, unsigned hi)
 {
     enum bit_reg reg = (enum bit_reg)((off - REG_IGROUPR) / REG_BIT_BLOCK);
     unsigned first = (off % REG_BIT_BLOCK) * 8;
-    uint32_t value = 0;
+    if (!access->is_write) {
+        access->value = first >= lo && first < hi ? vgic_bits_read(bank, first, (enum vgic_bit)((reg + 1) / 2)) : 0;
+        return;
+    }
     for (unsigned i = 0; i < 32; i++) {
         struct vgic_irq *irq = irq_at(bank, first + i, lo, hi);
-        if (irq == NULL) {
-            continue;
-        }
-        if (access->is_write) {
+        if (irq != NULL) {
             bit_set(reg, irq, (access->value >> i) & 1);
-        } else if (bit_get(reg, irq)) {
-            value |= 1u << i;
         }
-    }
-    if (!access->is_write) {
-        access->value = value;
     }
 }
 

@@ -383,6 +383,9 @@ static void test_invalid_vcpu_or_label(void **state)
     assert_false(fault_handle(1, fake_fault(seL4_Fault_CapFault, 4, mrs), &reply));
     assert_true(fake_console_contains("unknown fault label 1"));
     assert_false(fault_handle(0, fake_fault(seL4_Fault_VMFault, 2, mrs), &reply));
+    assert_true(fake_console_contains("fault label 6 with only 2 message registers"));
+    assert_false(fault_handle(0, fake_fault(seL4_Fault_UnknownSyscall, 4, mrs), &reply));
+    assert_true(fake_console_contains("fault label 2 with only 4 message registers"));
     assert_int_equal(dev.calls, 0);
     assert_int_equal(fake.crashes, 0);
 }

@@ -1,6 +1,7 @@
 /*
  * MMIO region registry (src/mmio.c): overlap refused, adjacency fine, full
- * table, size 0, wrapping ranges, unregister, lookup at both ends.
+ * table, size 0, wrapping ranges, unregister, lookup at both ends, the
+ * last-hit shortcut across table changes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,6 +140,31 @@ static void test_unregister(void **state)
     assert_true(mmio_register(0x1000, 0x2000, handler, NULL)); /* the space is free again */
 }
 
+/* The last region found is tried first; the table changing under it must never yield a stale or wrong region. */
+static void test_last_hit_follows_table_changes(void **state)
+{
+    (void)state;
+    int a, b, c;
+    assert_true(mmio_register(0x1000, 0x1000, handler, &a));
+    assert_true(mmio_register(0x3000, 0x1000, handler, &b));
+    assert_int_equal(read_at(0x3004, 4), MMIO_HANDLED); /* b, at index 1, is the last hit */
+    assert_ptr_equal(last_cookie, &b);
+    assert_int_equal(read_at(0x2000, 4), MMIO_UNCLAIMED); /* the gap between them */
+    assert_true(mmio_unregister(0x1000)); /* b moves to index 0 */
+    assert_int_equal(read_at(0x1004, 4), MMIO_UNCLAIMED);
+    assert_int_equal(read_at(0x3008, 4), MMIO_HANDLED);
+    assert_ptr_equal(last_cookie, &b);
+    assert_true(mmio_register(0x0000, 0x1000, handler, &c)); /* inserted before b: b moves to index 1 */
+    assert_int_equal(read_at(0x0ffc, 4), MMIO_HANDLED);
+    assert_ptr_equal(last_cookie, &c);
+    assert_int_equal(read_at(0x3ffc, 4), MMIO_HANDLED);
+    assert_ptr_equal(last_cookie, &b);
+    assert_int_equal(last_access.offset, 0xffc);
+    mmio_reset();
+    assert_int_equal(read_at(0x3ffc, 4), MMIO_UNCLAIMED);
+    assert_false(mmio_claimed(0x0000));
+}
+
 static void test_handler_failure_and_write(void **state)
 {
     (void)state;
@@ -162,6 +188,7 @@ int main(void)
         cmocka_unit_test_setup(test_size_zero_and_wrap_refused, setup),
         cmocka_unit_test_setup(test_full_table, setup),
         cmocka_unit_test_setup(test_unregister, setup),
+        cmocka_unit_test_setup(test_last_hit_follows_table_changes, setup),
         cmocka_unit_test_setup(test_handler_failure_and_write, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

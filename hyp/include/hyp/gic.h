@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <hyp/arch.h>
 
 #define GIC_SPURIOUS 1023
 #define GIC_MAX_INTID 1020
@@ -28,26 +29,71 @@
 
 void gic_init(void);
 void gic_cpu_init(void);
-unsigned gic_num_lrs(void);
 uint32_t gic_max_intid(void);
 
 void gic_irq_enable(uint32_t intid);
 void gic_irq_disable(uint32_t intid);
 void gic_irq_configure(uint32_t intid, bool edge);
-/* GICC_IAR read / GICC_EOIR write (GICv2 spec 4.4.4, 4.4.5). */
-uint32_t gic_ack(void);
-void gic_eoi(uint32_t iar);
 
-/* GICH_HCR (GICv2 spec 5.3.1), written on every guest entry and exit: inline. */
-extern uintptr_t gic_gich_base;
+/*
+ * The registers every guest exit with an interrupt touches are inline (DESIGN
+ * 3: a short exit path): GICC_IAR/EOIR (GICv2 spec 4.4.4, 4.4.5), GICH_HCR,
+ * MISR, EISR and the list registers (5.3.1, 5.3.4, 5.3.6, 5.3.9).
+ */
+#define GICC_IAR 0x000c
+#define GICC_EOIR 0x0010
+#define GICH_HCR 0x000
+#define GICH_MISR 0x010
+#define GICH_EISR0 0x020
+#define GICH_EISR1 0x024
+#define GICH_LR0 0x100
+
+extern uintptr_t gic_gicc_base, gic_gich_base;
+extern unsigned gic_lr_count;
+
+static inline unsigned gic_num_lrs(void)
+{
+    return gic_lr_count;
+}
+
+static inline uint32_t gic_ack(void)
+{
+    return mmio_read32(gic_gicc_base + GICC_IAR);
+}
+
+static inline void gic_eoi(uint32_t iar)
+{
+    mmio_write32(gic_gicc_base + GICC_EOIR, iar);
+}
+
+/* Written before a guest entry when En changed (vcpu_run, irq.c). */
 static inline void gich_write_hcr(uint32_t v)
 {
-    __asm__ volatile("str %w0, [%1]" ::"rZ"(v), "r"(gic_gich_base) : "memory");
+    mmio_write32(gic_gich_base + GICH_HCR, v);
 }
-uint32_t gich_read_misr(void);
-uint64_t gich_read_eisr(void);
-uint32_t gich_read_lr(unsigned idx);
-void gich_write_lr(unsigned idx, uint32_t v);
+
+static inline uint32_t gich_read_misr(void)
+{
+    return mmio_read32(gic_gich_base + GICH_MISR);
+}
+
+static inline uint64_t gich_read_eisr(void)
+{
+    uint64_t lo = mmio_read32(gic_gich_base + GICH_EISR0);
+    uint64_t hi = gic_lr_count > 32 ? mmio_read32(gic_gich_base + GICH_EISR1) : 0;
+    return lo | (hi << 32);
+}
+
+static inline uint32_t gich_read_lr(unsigned idx)
+{
+    return mmio_read32(gic_gich_base + GICH_LR0 + 4 * idx);
+}
+
+static inline void gich_write_lr(unsigned idx, uint32_t v)
+{
+    mmio_write32(gic_gich_base + GICH_LR0 + 4 * idx, v);
+}
+
 uint32_t gich_read_vmcr(void);
 void gich_write_vmcr(uint32_t v);
 void gich_write_apr(uint32_t v);
