@@ -35,6 +35,7 @@ test: $(DEPS_STAMP)
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) system-test
+	$(MAKE) fuzz-smoke
 	$(MAKE) bench-guard
 
 system-test:

@@ -2,6 +2,7 @@
  * /chosen initrd properties (see dtb_chosen.h). Device tree format: Devicetree
  * Specification v0.4 chapter 5; the patch uses libfdt's read-write API.
  */
+#include <stdbool.h>
 #include <libfdt.h>
 #include "dtb_chosen.h"
 
@@ -9,10 +10,46 @@ static const char chosen_path[] = "/chosen";
 static const char prop_start[] = "linux,initrd-start";
 static const char prop_end[] = "linux,initrd-end";
 
+/* libfdt >= 1.6 requires 8-byte aligned trees; reading a misaligned header is undefined behaviour in C. */
+static bool aligned(const void *p)
+{
+    return ((uintptr_t)p & 7) == 0;
+}
+
+/*
+ * fdt_open_into() (libfdt's first step of every edit) copies a tree whose
+ * blocks lie in the standard order (Devicetree Specification v0.4 section
+ * 5.1: header, memory reservation map, structure, strings, no overlap) as it
+ * is. Any other layout it rebuilds into room for all blocks laid end to end,
+ * plus a whole copy when patching in place, which a crafted tree with
+ * overlapping blocks can make larger than its totalsize: the room the loader
+ * reserves would not do, and the refusal would come only after the kernel had
+ * been copied. Such trees are refused here. Found by tests/fuzz/fuzz_dtb_chosen.
+ */
+static int check_layout(const void *fdt)
+{
+    int rsv = fdt_num_mem_rsv(fdt);
+    if (rsv < 0) {
+        return rsv;
+    }
+    uint64_t header_end = (sizeof(struct fdt_header) + 7) & ~(uint64_t)7;
+    uint64_t rsv_end = fdt_off_mem_rsvmap(fdt) + ((uint64_t)rsv + 1) * sizeof(struct fdt_reserve_entry);
+    uint64_t struct_end = (uint64_t)fdt_off_dt_struct(fdt) + fdt_size_dt_struct(fdt);
+    uint64_t strings_end = (uint64_t)fdt_off_dt_strings(fdt) + fdt_size_dt_strings(fdt);
+    if (fdt_off_mem_rsvmap(fdt) < header_end || fdt_off_dt_struct(fdt) < rsv_end ||
+        fdt_off_dt_strings(fdt) < struct_end || strings_end > fdt_totalsize(fdt)) {
+        return -FDT_ERR_BADLAYOUT;
+    }
+    return 0;
+}
+
 int dtb_chosen_check(const void *fdt, size_t size)
 {
     if (fdt == NULL || size < sizeof(struct fdt_header)) {
         return -FDT_ERR_TRUNCATED;
+    }
+    if (!aligned(fdt)) {
+        return -FDT_ERR_ALIGNMENT;
     }
     int err = fdt_check_header(fdt);
     if (err != 0) {
@@ -21,7 +58,20 @@ int dtb_chosen_check(const void *fdt, size_t size)
     if (fdt_totalsize(fdt) > size) {
         return -FDT_ERR_TRUNCATED;
     }
+    /*
+     * Version 17 only (the current format, Devicetree Specification v0.4
+     * section 5.2). Below 16 fdt_open_into() cannot convert a tree and libfdt
+     * 1.6.1's fdt_check_full() crashes on some; in a version 16 tree libfdt
+     * reads names beyond size_dt_strings, which the version 17 copy then
+     * cuts off (found by tests/fuzz/fuzz_dtb_chosen).
+     */
+    if (fdt_version(fdt) < 17) {
+        return -FDT_ERR_BADVERSION;
+    }
     err = fdt_check_full(fdt, size);
+    if (err == 0) {
+        err = check_layout(fdt);
+    }
     if (err != 0) {
         return err;
     }
@@ -42,9 +92,17 @@ static int chosen_node(void *fdt)
     return node;
 }
 
-static int delprop_if_present(void *fdt, int node, const char *name)
+/*
+ * Remove every copy of the property: fdt_check_full() does not reject
+ * duplicate property names, and a copy left behind would keep a stale initrd
+ * range in the guest's tree (found by tests/fuzz/fuzz_dtb_chosen).
+ */
+static int delprop_all(void *fdt, int node, const char *name)
 {
-    int err = fdt_delprop(fdt, node, name);
+    int err;
+    do {
+        err = fdt_delprop(fdt, node, name);
+    } while (err == 0);
     return err == -FDT_ERR_NOTFOUND ? 0 : err;
 }
 
@@ -55,16 +113,14 @@ static int patch_open_tree(void *fdt, uint64_t start, uint64_t size)
     if (node < 0) {
         return node;
     }
-    int err;
-    if (size > 0) {
+    int err = delprop_all(fdt, node, prop_start);
+    if (err == 0) {
+        err = delprop_all(fdt, node, prop_end);
+    }
+    if (err == 0 && size > 0) {
         err = fdt_setprop_u64(fdt, node, prop_start, start);
         if (err == 0) {
             err = fdt_setprop_u64(fdt, node, prop_end, start + size);
-        }
-    } else {
-        err = delprop_if_present(fdt, node, prop_start);
-        if (err == 0) {
-            err = delprop_if_present(fdt, node, prop_end);
         }
     }
     if (err != 0) {
@@ -83,7 +139,22 @@ int dtb_chosen_install(void *dest, size_t bufsize, const void *src, uint64_t ini
     if (dest == NULL || src == NULL || bufsize > INT32_MAX || !range_valid(initrd_start, initrd_size)) {
         return -FDT_ERR_BADVALUE;
     }
-    int err = fdt_open_into(src, dest, (int)bufsize);
+    if (!aligned(src) || !aligned(dest)) {
+        return -FDT_ERR_ALIGNMENT;
+    }
+    /*
+     * Checked again rather than trusted: fdt_open_into() only probes the
+     * header, and libfdt 1.6.1 memmoves a negative length for a bogus
+     * off_mem_rsvmap (found by tests/fuzz/fuzz_dtb_chosen).
+     */
+    int err = fdt_check_header(src);
+    if (err == 0) {
+        err = dtb_chosen_check(src, fdt_totalsize(src));
+    }
+    if (err != 0) {
+        return err;
+    }
+    err = fdt_open_into(src, dest, (int)bufsize);
     if (err != 0) {
         return err;
     }

@@ -21,16 +21,20 @@
 
 /*
  * Check, without writing anything, that the tree at `fdt` (`size` readable
- * bytes) can be patched: valid header with totalsize <= size, a structure
- * block that walks cleanly (fdt_check_full), and a root node from which
- * /chosen can be looked up. `fdt` must be 8-byte aligned (libfdt >= 1.6).
+ * bytes) can be patched: valid header with totalsize <= size, version >= 17,
+ * a structure block that walks cleanly (fdt_check_full), blocks in the
+ * standard order without overlap (so the patch needs no more room than
+ * DTB_CHOSEN_MAX_GROWTH beyond size), and a root node from which /chosen can
+ * be looked up. `fdt` must be 8-byte aligned (libfdt >= 1.6):
+ * -FDT_ERR_ALIGNMENT otherwise.
  */
 int dtb_chosen_check(const void *fdt, size_t size);
 
 /*
- * Copy the tree at `src` (already passed dtb_chosen_check) into `dest`, a
- * buffer of `bufsize` bytes that must not overlap it, then set the initrd
- * range as dtb_chosen_set_initrd() does.
+ * Copy the tree at `src` (fdt_totalsize(src) readable bytes; it is checked
+ * again as dtb_chosen_check() does) into `dest`, a buffer of `bufsize` bytes
+ * that must not overlap it, then set the initrd range as
+ * dtb_chosen_set_initrd() does. Both must be 8-byte aligned.
  */
 int dtb_chosen_install(void *dest, size_t bufsize, const void *src, uint64_t initrd_start, uint64_t initrd_size);
 

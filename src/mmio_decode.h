@@ -11,16 +11,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Exception classes (ESR_ELx.EC, Arm ARM D17.2.40). */
-#define ESR_EC_UNKNOWN 0x00
-#define ESR_EC_WFX 0x01
-#define ESR_EC_HVC64 0x16
-#define ESR_EC_SMC64 0x17
-#define ESR_EC_SYSREG 0x18
-#define ESR_EC_IABT_LOWER 0x20
-#define ESR_EC_IABT_CUR 0x21
-#define ESR_EC_DABT_LOWER 0x24
-#define ESR_EC_DABT_CUR 0x25
+/* Exception classes (ESR_ELx.EC, Arm ARM D17.2.40); unsigned, so that `ec << 26` cannot overflow an int. */
+#define ESR_EC_UNKNOWN 0x00u
+#define ESR_EC_WFX 0x01u
+#define ESR_EC_HVC64 0x16u
+#define ESR_EC_SMC64 0x17u
+#define ESR_EC_SYSREG 0x18u
+#define ESR_EC_IABT_LOWER 0x20u
+#define ESR_EC_IABT_CUR 0x21u
+#define ESR_EC_DABT_LOWER 0x24u
+#define ESR_EC_DABT_CUR 0x25u
 
 #define ESR_EC(esr) (((uint32_t)(esr) >> 26) & 0x3f)
 #define ESR_IL (1u << 25)

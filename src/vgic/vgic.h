@@ -35,10 +35,13 @@
  *  - Reset: LRs that held a vIRQ when vgic_reset() ran count as free but
  *    "stale": one holding the same INTID is reused for it (an INTID never
  *    sits in two LRs), others are used after the fresh ones; the kernel
- *    overwrites them. One the kernel still holds active (DeleteFirst) stays
- *    unused until the guest EOIs it. If the guest EOIs a stale vIRQ and the
- *    VMM loads that LR before handling the maintenance fault, that fault is
- *    taken as the new vIRQ's EOI (a race that exists only after a reset).
+ *    overwrites them. One the kernel still holds active (DeleteFirst) is
+ *    tracked again as holding its old INTID, active, until the guest EOIs
+ *    it, so that INTID is not loaded anywhere else meanwhile (an LR whose
+ *    content is unknown stays unused instead). If the guest EOIs a stale
+ *    vIRQ and the VMM loads that LR before handling the maintenance fault,
+ *    that fault is taken as the new vIRQ's EOI (a race that exists only
+ *    after a reset).
  */
 #pragma once
 

@@ -54,6 +54,9 @@ void vgic_queue_remove(size_t vcpu, const struct vgic_irq *irq, unsigned level)
     }
 }
 
+/* Inline into vgic_lr_load_now(): loading a lone SGI or PPI straight into an LR is the IPI path (DESIGN 3). */
+static inline bool lr_load(size_t vcpu, unsigned idx, struct vgic_irq *irq);
+
 /* Best queued INTID of vcpu: lowest priority value, then lowest INTID. Queue must be non-empty. */
 static struct vgic_irq *queue_best(size_t vcpu)
 {
@@ -106,7 +109,34 @@ static unsigned pick_lr(const struct vgic_vcpu *vc, uint32_t free, unsigned inti
  * one pending source at a time (seL4 cannot set GICH_LR.CPUID, so the guest's
  * IAR reports source 0; vgic.h).
  */
-static inline bool lr_load(size_t vcpu, unsigned idx, struct vgic_irq *irq)
+/*
+ * InjectIRQ answered DeleteFirst: the kernel still holds, active, the vIRQ
+ * this LR carried before a vGIC reset (stale_intid). Track the LR as holding
+ * that INTID again, so it is not loaded into a second LR meanwhile (two LRs
+ * with one virtual ID are UNPREDICTABLE: GICH_LRn, IHI 0048B chapter 5) and
+ * the guest's EOI (VGICMaintenance with this index) completes it like any
+ * other. False if what the LR holds is unknown or already tracked elsewhere.
+ * Found by tests/fuzz/fuzz_vgic_dist.
+ */
+static bool lr_adopt_stale(size_t vcpu, unsigned idx)
+{
+    struct vgic_vcpu *vc = &vgic_state.vcpu[vcpu];
+    unsigned intid = vc->stale_intid[idx];
+    struct vgic_irq *held = intid == VGIC_LR_NONE ? NULL : vgic_irq_get(vcpu, intid);
+    if (held == NULL || held->in_lr) {
+        return false;
+    }
+    vc->lr_busy |= 1u << idx;
+    vc->lr_intid[idx] = (uint16_t)intid;
+    held->in_lr = true;
+    held->active = true;
+    held->lr_vcpu = (uint8_t)vcpu;
+    held->lr_index = (uint8_t)idx;
+    vgic_irq_requeue(held);
+    return true;
+}
+
+static bool lr_load(size_t vcpu, unsigned idx, struct vgic_irq *irq)
 {
     struct vgic_vcpu *vc = &vgic_state.vcpu[vcpu];
     uint32_t bit = 1u << idx;
@@ -114,7 +144,10 @@ static inline bool lr_load(size_t vcpu, unsigned idx, struct vgic_irq *irq)
                                              irq->group1 ? 1 : 0, (seL4_Uint8)idx);
     vc->lr_stale &= ~bit;
     if (err != seL4_NoError) {
-        /* DeleteFirst: the kernel still sees an active vIRQ there (one left over from before a reset). */
+        if (err == seL4_DeleteFirst && lr_adopt_stale(vcpu, idx)) {
+            return false;
+        }
+        /* The kernel still sees an active vIRQ there, and which one is not known. */
         vc->lr_stuck |= bit;
         LOG_GUEST(LOG_LEVEL_WARN, "vCPU %zu: kernel refused LR %u (error %d): unused until the guest EOIs it", vcpu,
                   idx, (int)err);
