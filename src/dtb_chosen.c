@@ -3,6 +3,7 @@
  * Specification v0.4 chapter 5; the patch uses libfdt's read-write API.
  */
 #include <stdbool.h>
+#include <string.h>
 #include <libfdt.h>
 #include "dtb_chosen.h"
 
@@ -43,7 +44,60 @@ static int check_layout(const void *fdt)
     return 0;
 }
 
-int dtb_chosen_check(const void *fdt, size_t size)
+/* A big-endian cell of the structure block, which may sit at any alignment. */
+static uint32_t struct_cell(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * Walk the structure block once before libfdt does: libfdt 1.6.1's
+ * fdt_next_tag() adds a property's length to an int, so a length near 2^32
+ * moves its walk backwards and fdt_check_full() never returns (found by
+ * tests/fuzz/fuzz_dtb_chosen). Here every step advances by at least one
+ * cell and every length must fit in what is left of the block.
+ */
+static int check_struct_walk(const void *fdt)
+{
+    const uint8_t *blk = (const uint8_t *)fdt + fdt_off_dt_struct(fdt);
+    uint32_t size = fdt_size_dt_struct(fdt);
+    uint32_t off = 0;
+    while (size - off >= FDT_TAGSIZE) {
+        uint32_t tag = struct_cell(blk + off);
+        off += FDT_TAGSIZE;
+        if (tag == FDT_END) {
+            return 0;
+        }
+        if (tag == FDT_BEGIN_NODE) {
+            const uint8_t *name = blk + off;
+            const uint8_t *nul = memchr(name, '\0', size - off);
+            if (nul == NULL) {
+                return -FDT_ERR_TRUNCATED;
+            }
+            off += (uint32_t)(nul - name) + 1;
+        } else if (tag == FDT_PROP) {
+            if (size - off < 2 * FDT_TAGSIZE) {
+                return -FDT_ERR_TRUNCATED;
+            }
+            uint32_t len = struct_cell(blk + off);
+            off += 2 * FDT_TAGSIZE; /* len, nameoff */
+            if (len > size - off) {
+                return -FDT_ERR_BADSTRUCTURE;
+            }
+            off += len;
+        } else if (tag != FDT_END_NODE && tag != FDT_NOP) {
+            return -FDT_ERR_BADSTRUCTURE;
+        }
+        off = (off + FDT_TAGSIZE - 1) & ~(uint32_t)(FDT_TAGSIZE - 1);
+        if (off > size) {
+            return -FDT_ERR_TRUNCATED;
+        }
+    }
+    return -FDT_ERR_TRUNCATED;
+}
+
+/* Header, size, version: everything that can be judged before the blocks are walked. */
+static int check_header(const void *fdt, size_t size)
 {
     if (fdt == NULL || size < sizeof(struct fdt_header)) {
         return -FDT_ERR_TRUNCATED;
@@ -68,7 +122,18 @@ int dtb_chosen_check(const void *fdt, size_t size)
     if (fdt_version(fdt) < 17) {
         return -FDT_ERR_BADVERSION;
     }
-    err = fdt_check_full(fdt, size);
+    return 0;
+}
+
+int dtb_chosen_check(const void *fdt, size_t size)
+{
+    int err = check_header(fdt, size);
+    if (err == 0) {
+        err = check_struct_walk(fdt);
+    }
+    if (err == 0) {
+        err = fdt_check_full(fdt, size);
+    }
     if (err == 0) {
         err = check_layout(fdt);
     }

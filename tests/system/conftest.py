@@ -35,16 +35,30 @@ def test_log(request):
     return guestlib.log_path(f"{request.module.__name__}.{request.node.name}")
 
 
-def machine_command(target, name, kernel, initrd, cmdline, smp=1, gic=2):
+def machine_command(target, name, kernel, initrd, cmdline, smp=1, gic=2, devices=(), qemu_args=(), hyp_log=None):
     """The run-qemu.sh command line booting these images: under hyp
-    (target 'hyp', through `make image`) or straight on QEMU ('direct')."""
+    (target 'hyp', through `make image`) or straight on QEMU ('direct').
+
+    devices: run-qemu.sh's device options (--disk, --net, --hostfwd,
+    --console-socket); qemu_args: more QEMU arguments; hyp_log: hyp's log
+    level (--log). A direct run with devices boots on QEMU's own DTB with
+    `-append cmdline`: the guest DTB lists the virtio-mmio slots the VMM
+    emulates (0x0a000000 up), and QEMU puts its first device in the highest
+    slot, so the two would not match."""
     if target == "hyp":
         elf = guestlib.build_elf(name, kernel, initrd, cmdline, f"SMP={smp}", f"GIC={gic}")
-        return guestlib.qemu_command(elf=elf, extra=["--smp", str(smp), "--gic", str(gic)])
+        extra = ["--smp", str(smp), "--gic", str(gic), *devices]
+        if hyp_log:
+            extra += ["--log", hyp_log]
+        return guestlib.qemu_command(elf=elf, extra=[*extra, *(["--", *qemu_args] if qemu_args else [])])
     info = guestlib.guest_info(f"KERNEL={kernel}", f"INITRD={initrd or ''}", f"CMDLINE={cmdline}", f"SMP={smp}",
                                f"GIC={gic}")
+    extra = ["--smp", str(smp), "--gic", str(gic), *devices]
+    if devices:
+        return guestlib.qemu_command(direct={"kernel": kernel, "initrd": initrd},
+                                     extra=[*extra, "--", "-append", cmdline, *qemu_args])
     dtb = guestlib.build_dir() / "system-images" / f"{name}.dtb"
     dtb.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(info["GUEST_DTB"], dtb)
     return guestlib.qemu_command(direct={"kernel": kernel, "initrd": initrd, "dtb": dtb},
-                                 extra=["--smp", str(smp), "--gic", str(gic)])
+                                 extra=[*extra, *(["--", *qemu_args] if qemu_args else [])])

@@ -2,10 +2,15 @@
 on QEMU (under hyp, or directly for comparison) and talking to the guest's
 console with pexpect. Every byte of console output goes to a log file."""
 
+import contextlib
+import http.server
 import os
 import re
 import shlex
+import shutil
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -178,6 +183,15 @@ class Console:
     def send_line(self, line):
         self.child.send(line + "\r")
 
+    def boot_to_shell(self, timeout=BOOT_TIMEOUT):
+        """Wait for a (re)boot from Linux's banner to the shell prompt, then
+        keep all but error messages off the console (KERNEL_QUIET)."""
+        self.expect(LINUX_BANNER, timeout)
+        self.expect("Run /init as init process", timeout)
+        self.wait_prompt(timeout)
+        self.check(KERNEL_QUIET)
+        self.log.note(f"shell after {time.monotonic() - self.started:.1f} s")
+
     def wait_exit(self, timeout=BOOT_TIMEOUT):
         """Wait for QEMU to end; return its exit status (None if a signal)."""
         self.expect(pexpect.EOF, timeout)
@@ -225,3 +239,235 @@ def run_to_exit(cmd, log_file, timeout=BOOT_TIMEOUT):
             raise AssertionError(f"machine still running after {timeout} s; output ends with:\n{output[-2000:]}")
         log.write(output + f"\n=== exit status {status} ===\n")
     return status, output
+
+
+# Kernel messages below KERN_ERR would land in the middle of command output
+# (checksums, tokens): keep them in dmesg only. Errors still show.
+KERNEL_QUIET = "dmesg -n 4"
+
+# Kernel messages that mean a device or file system went wrong.
+KERNEL_ERRORS = r"I/O error|blk_update_request|EXT4-fs error|EXT4-fs warning|JBD2.*error|virtio.*(error|fail)|timed out"
+
+
+def kernel_errors(con):
+    """The guest kernel's log lines about device or file-system errors."""
+    status, output = con.run(f"dmesg | grep -iE '{KERNEL_ERRORS}'")
+    assert status in (0, 1), f"dmesg | grep exited {status}:\n{output}"
+    return output.strip()
+
+
+# A line of the VMM's log at WARN or ERROR ("<pd>|WARN: ...", src/util/log.c)
+# or of hyp's log ("hyp| ...", shown from --log warn on).
+COMPLAINT_RE = re.compile(r"^(?:[\w.-]+\|(?:WARN|ERROR): .*|hyp\| .*)$", re.M)
+
+
+def complaints(text, allow=()):
+    """The VMM's and hyp's warnings and errors in a console log, but for
+    lines matching one of the regexes in `allow`."""
+    lines = [m.group(0).rstrip("\r") for m in COMPLAINT_RE.finditer(text)]
+    return [line for line in lines if not any(re.search(pattern, line) for pattern in allow)]
+
+
+def absent_devices_allowed(*kinds):
+    """complaints() allow-list for the main job's devices whose backend a
+    run leaves out (kinds: 'blk', 'net', 'console'): the VMM says once that
+    the guest sees no device there."""
+    return [rf"^vmm\|WARN: virtio-{kind}@0x[0-9a-f]+: no usable backend; the guest sees no device here$"
+            for kind in kinds]
+
+
+class LogCursor:
+    """Reads what a log file gained since the last read (pexpect flushes
+    its logfile after each write)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.offset = 0
+
+    def read_new(self):
+        with open(self.path, encoding="utf-8", errors="replace") as f:
+            f.seek(self.offset)
+            text = f.read()
+            self.offset = f.tell()
+        return text
+
+
+def sha256_of(output, path):
+    """The checksum of `path` in sha256sum's output."""
+    match = re.search(rf"^([0-9a-f]{{64}})  {re.escape(path)}$", output, re.M)
+    assert match, f"no checksum of {path} in:\n{output}"
+    return match.group(1)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on at this moment."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def host_tool(name):
+    """Path of a host program, also looked for in the sbin directories
+    (e2fsprogs) when they are not on PATH."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if not found:
+        raise RuntimeError(f"{name} is not installed on this machine")
+    return found
+
+
+def make_ext4_image(path, size):
+    """A sparse raw disk image of `size` (truncate's syntax) holding an
+    empty ext4 file system."""
+    subprocess.run(["truncate", "-s", str(size), str(path)], check=True)
+    subprocess.run([host_tool("mkfs.ext4"), "-q", "-F", "-L", "libvmm-test", str(path)], check=True)
+
+
+def e2fsck(image, *flags):
+    """(exit status, output) of e2fsck on an image."""
+    proc = subprocess.run([host_tool("e2fsck"), *flags, str(image)], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, check=False)
+    return proc.returncode, proc.stdout
+
+
+def wait_link_up(con, timeout_s=30):
+    """Wait in the guest until eth0's operstate is up (the carrier comes
+    from virtio-net's STATUS; operstate follows through the kernel's
+    linkwatch); return `carrier operstate`."""
+    return con.check(f"i=0; while [ $i -lt {timeout_s * 10} ] && "
+                     "[ \"$(cat /sys/class/net/eth0/operstate)\" != up ]; do sleep 0.1; i=$((i + 1)); done; "
+                     "cat /sys/class/net/eth0/carrier /sys/class/net/eth0/operstate", timeout_s + COMMAND_TIMEOUT)
+
+
+class SharedMachine:
+    """One booted machine shared by the tests of a module: booted on first
+    use, thrown away when a test using it fails (the next test boots afresh).
+    Its console goes to `log_name`'s log and to each test's own log."""
+
+    def __init__(self, log_name, make_cmd):
+        self.log_file = log_path(log_name)
+        self.log = TeeLog(self.log_file)
+        self.cursor = LogCursor(self.log_file)
+        self.make_cmd = make_cmd
+        self.console = None
+
+    def boot(self):
+        self.console = Console(self.make_cmd(), self.log)
+        self.console.boot_to_shell()
+
+    @contextlib.contextmanager
+    def shell(self):
+        if self.console is None or not self.console.alive():
+            self.boot()
+        try:
+            yield self.console
+        except BaseException:
+            self.discard()
+            raise
+
+    def new_complaints(self, allow=()):
+        """The VMM's and hyp's warnings and errors since the last call."""
+        self.log.flush()
+        return complaints(self.cursor.read_new(), allow)
+
+    def discard(self):
+        if self.console is not None:
+            self.console.close()
+            self.console = None
+
+    def close(self):
+        self.discard()
+        self.log.close()
+
+
+class _BlobHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.requests.append(self.path)
+        if self.path != "/blob":
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(self.server.blob)))
+        self.end_headers()
+        try:
+            self.wfile.write(self.server.blob)
+        except (BrokenPipeError, ConnectionResetError):
+            # A guest that reboots mid-transfer; the test sees the result.
+            self.close_connection = True
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+@contextlib.contextmanager
+def blob_server(size):
+    """An HTTP server on 127.0.0.1 (a free port: .server_address[1]) that
+    serves `size` random bytes (.blob) at /blob and records each request's
+    path (.requests). QEMU user networking shows it to the guest at
+    10.0.2.2 on the same port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BlobHandler)
+    server.daemon_threads = True
+    server.blob = os.urandom(size)
+    server.requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+class ConsoleSocket:
+    """The host side of QEMU's virtconsole (run-qemu.sh --console-socket),
+    connected once QEMU listens. QEMU drops virtconsole output it cannot
+    write to the socket at once (hw/char/virtio-console.c), so a thread
+    drains it all the time into a buffer that receive_until() consumes."""
+
+    def __init__(self, path, timeout=COMMAND_TIMEOUT):
+        self.timeout = timeout
+        self.cond = threading.Condition()
+        self.received = bytearray()
+        self.closed = False
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(str(path))
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                chunk = b""
+            with self.cond:
+                if not chunk:
+                    self.closed = True
+                    self.cond.notify_all()
+                    return
+                self.received += chunk
+                self.cond.notify_all()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def receive_until(self, marker):
+        """Everything received up to and including `marker`; fails if it
+        does not come within the timeout."""
+        with self.cond:
+            self.cond.wait_for(lambda: marker in self.received or self.closed, self.timeout)
+            end = self.received.find(marker)
+            if end < 0:
+                raise AssertionError(f"no {marker!r} from the guest within {self.timeout} s ({len(self.received)} "
+                                     f"bytes came, ending {bytes(self.received[-200:])!r})")
+            end += len(marker)
+            data = bytes(self.received[:end])
+            del self.received[:end]
+        return data
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.reader.join(self.timeout)

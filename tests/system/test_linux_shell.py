@@ -29,7 +29,7 @@ class SharedLinux:
                                        self.guest["GUEST_INITRD"], self.guest["GUEST_DEFAULT_CMDLINE"])
         self.console = guestlib.Console(self.cmd, self.log)
         self.console.expect(guestlib.LINUX_BANNER)
-        self.kernel_version = self.console.expect(r"Linux version (\S+)").group(1)
+        self.kernel_version = self.console.expect(r"Linux version (\S+)\s").group(1)
         self.console.expect("Run /init as init process")
         self.console.wait_prompt()
         self.log.note(f"shell after {time.monotonic() - self.console.started:.1f} s")
