@@ -34,6 +34,7 @@ all: lib
 test: $(DEPS_STAMP)
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) sanitize
 	$(MAKE) system-test
 	$(MAKE) fuzz-smoke
 	$(MAKE) bench-guard
