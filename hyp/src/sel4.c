@@ -42,26 +42,15 @@ static struct vcpu *cap_to_vcpu(seL4_CPtr cap, seL4_CPtr base)
 }
 
 /*
- * The kernel lock for an operation on v that changes no thread state. A vCPU
- * of the calling CPU needs none: only this CPU touches its frame and
- * registers (its exit path is not running: the VMM is), and the VMM is
- * single-threaded. This keeps the common case, a fault handled on the
- * faulting vCPU's own CPU, free of lock traffic.
+ * An operation on v that changes no thread state needs the kernel lock only
+ * for a vCPU of another CPU: only this CPU touches its own vCPU's frame and
+ * registers (that vCPU's exit path is not running: the VMM is), and the VMM
+ * is single-threaded. The common case, a fault handled on the faulting
+ * vCPU's own CPU, stays free of lock traffic; the other case is out of line.
  */
-static bool lock_for(const struct vcpu *v)
+static inline bool vcpu_elsewhere(const struct vcpu *v)
 {
-    if (v->cpu == cpu_this()->id) {
-        return false;
-    }
-    kernel_lock();
-    return true;
-}
-
-static void unlock_for(bool locked)
-{
-    if (locked) {
-        kernel_unlock();
-    }
+    return v->cpu != cpu_this()->id;
 }
 
 /* seL4 restart(): a stopped thread (Inactive or blocked) loses its pending fault and becomes runnable. */
@@ -107,6 +96,24 @@ static __attribute__((noinline)) seL4_Error write_resuming(struct vcpu *v, seL4_
     return seL4_NoError;
 }
 
+static __attribute__((noinline)) seL4_Error read_elsewhere(struct vcpu *v, seL4_Word count, seL4_UserContext *regs)
+{
+    kernel_lock();
+    vcpu_frame_sync(v);
+    vcpu_read_context_words(v, (seL4_Word *)regs, (unsigned)count);
+    kernel_unlock();
+    return seL4_NoError;
+}
+
+static __attribute__((noinline)) seL4_Error write_elsewhere(struct vcpu *v, seL4_Word count, seL4_UserContext *regs)
+{
+    kernel_lock();
+    vcpu_frame_sync(v);
+    vcpu_write_context_words(v, (const seL4_Word *)regs, (unsigned)count);
+    kernel_unlock();
+    return seL4_NoError;
+}
+
 seL4_Error seL4_TCB_ReadRegisters(seL4_TCB tcb, seL4_Bool suspend_source, seL4_Uint8 arch_flags, seL4_Word count,
                                   seL4_UserContext *regs)
 {
@@ -121,12 +128,10 @@ seL4_Error seL4_TCB_ReadRegisters(seL4_TCB tcb, seL4_Bool suspend_source, seL4_U
     if (suspend_source) {
         return read_suspending(v, count, regs);
     }
-    bool locked = lock_for(v);
-    if (locked) {
-        vcpu_frame_sync(v); /* another CPU's vCPU (this CPU's own is not running: its VMM is) */
+    if (vcpu_elsewhere(v)) {
+        return read_elsewhere(v, count, regs);
     }
     vcpu_read_context_words(v, (seL4_Word *)regs, (unsigned)count);
-    unlock_for(locked);
     return seL4_NoError;
 }
 
@@ -145,12 +150,10 @@ seL4_Error seL4_TCB_WriteRegisters(seL4_TCB tcb, seL4_Bool resume_target, seL4_U
     if (resume_target) {
         return write_resuming(v, count, regs);
     }
-    bool locked = lock_for(v);
-    if (locked) {
-        vcpu_frame_sync(v); /* another CPU's vCPU (this CPU's own is not running: its VMM is) */
+    if (vcpu_elsewhere(v)) {
+        return write_elsewhere(v, count, regs);
     }
     vcpu_write_context_words(v, (const seL4_Word *)regs, (unsigned)count);
-    unlock_for(locked);
     return seL4_NoError;
 }
 
@@ -178,6 +181,25 @@ seL4_Error seL4_TCB_Resume(seL4_TCB tcb)
     return seL4_NoError;
 }
 
+/* The true LR state when v is loaded here (stricter than seL4), else seL4's saved copy (ABI 3.1). */
+static inline seL4_Error inject(struct vcpu *v, uint32_t virq, uint32_t priority, uint32_t group, unsigned index)
+{
+    if (gic_lr_active(vcpu_read_lr(v, index))) {
+        return seL4_DeleteFirst;
+    }
+    vcpu_write_lr(v, index, gic_lr_make(virq, priority, group));
+    return seL4_NoError;
+}
+
+static __attribute__((noinline)) seL4_Error inject_elsewhere(struct vcpu *v, uint32_t virq, uint32_t priority,
+                                                             uint32_t group, unsigned index)
+{
+    kernel_lock();
+    seL4_Error e = inject(v, virq, priority, group, index);
+    kernel_unlock();
+    return e;
+}
+
 seL4_Error seL4_ARM_VCPU_InjectIRQ(seL4_ARM_VCPU vcpu, seL4_Uint16 virq, seL4_Uint8 priority, seL4_Uint8 group,
                                    seL4_Uint8 index)
 {
@@ -199,14 +221,10 @@ seL4_Error seL4_ARM_VCPU_InjectIRQ(seL4_ARM_VCPU vcpu, seL4_Uint16 virq, seL4_Ui
     if (index >= nlr) {
         return range_error(0, nlr - 1);
     }
-    bool locked = lock_for(v);
-    /* The true LR state when v is loaded here (stricter than seL4), else seL4's saved copy (ABI 3.1). */
-    bool busy = gic_lr_active(vcpu_read_lr(v, index));
-    if (!busy) {
-        vcpu_write_lr(v, index, gic_lr_make(virq, priority, group));
+    if (vcpu_elsewhere(v)) {
+        return inject_elsewhere(v, virq, priority, group, index);
     }
-    unlock_for(locked);
-    return busy ? seL4_DeleteFirst : seL4_NoError;
+    return inject(v, virq, priority, group, index);
 }
 
 seL4_Error seL4_ARM_VCPU_AckVPPI(seL4_ARM_VCPU vcpu, seL4_Word irq)
@@ -221,12 +239,16 @@ seL4_Error seL4_ARM_VCPU_AckVPPI(seL4_ARM_VCPU vcpu, seL4_Word irq)
     if (irq != VPPI_VTIMER) {
         return seL4_InvalidArgument;
     }
-    bool locked = lock_for(v);
-    v->vtimer_masked = false; /* the PPI is unmasked at the vCPU's next entry (ABI 3.6) */
-    if (locked && __atomic_load_n(&hyp_cpus[v->cpu].in_guest, __ATOMIC_ACQUIRE)) {
+    if (!vcpu_elsewhere(v)) {
+        v->vtimer_masked = false; /* the PPI is unmasked at the vCPU's next entry (ABI 3.6) */
+        return seL4_NoError;
+    }
+    kernel_lock();
+    v->vtimer_masked = false;
+    if (__atomic_load_n(&hyp_cpus[v->cpu].in_guest, __ATOMIC_ACQUIRE)) {
         smp_kick(v->cpu); /* a guest idling in WFI would otherwise wait for its timer forever */
     }
-    unlock_for(locked);
+    kernel_unlock();
     return seL4_NoError;
 }
 
@@ -239,9 +261,14 @@ seL4_ARM_VCPU_ReadRegs_t seL4_ARM_VCPU_ReadRegs(seL4_ARM_VCPU vcpu, seL4_Word fi
     } else if (field >= seL4_VCPUReg_Num) {
         ret.error = seL4_InvalidArgument;
     } else {
-        bool locked = lock_for(v);
+        bool elsewhere = vcpu_elsewhere(v);
+        if (elsewhere) {
+            kernel_lock();
+        }
         ret.value = vcpu_read_sysreg(v, (unsigned)field);
-        unlock_for(locked);
+        if (elsewhere) {
+            kernel_unlock();
+        }
     }
     return ret;
 }
@@ -255,9 +282,14 @@ seL4_Error seL4_ARM_VCPU_WriteRegs(seL4_ARM_VCPU vcpu, seL4_Word field, seL4_Wor
     if (field >= seL4_VCPUReg_Num) {
         return seL4_InvalidArgument;
     }
-    bool locked = lock_for(v);
+    bool elsewhere = vcpu_elsewhere(v);
+    if (elsewhere) {
+        kernel_lock();
+    }
     vcpu_write_sysreg(v, (unsigned)field, value);
-    unlock_for(locked);
+    if (elsewhere) {
+        kernel_unlock();
+    }
     return seL4_NoError;
 }
 

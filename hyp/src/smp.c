@@ -36,6 +36,7 @@ _Static_assert(sizeof(struct spinlock) == 4, "a ticket lock is one word for the 
 
 static struct smp_boot_args boot_args[HYP_MAX_CPUS];
 struct spinlock kernel_big_lock __attribute__((aligned(64)));
+bool smp_active;
 
 /*
  * Wait for our turn. LDAXRH arms the exclusive monitor on `owner`, so the
@@ -246,6 +247,7 @@ void smp_boot_secondaries(unsigned n)
     if (platform.psci_conduit == PSCI_NONE) {
         hyp_panic("no PSCI in the device tree: secondary CPUs cannot be started");
     }
+    smp_active = true; /* from here on the kernel lock is taken (no CPU holds it now) */
     for (unsigned i = 1; i < n; i++) {
         start_cpu(i);
     }

@@ -55,8 +55,19 @@ extern struct spinlock kernel_big_lock;
 /* Wait for ticket `ticket` of the kernel lock, serving cross-CPU requests meanwhile. */
 void kernel_lock_wait(uint16_t ticket);
 
+/*
+ * false until a second CPU starts (smp_boot_secondaries, before any CPU takes
+ * the lock), and never false again: with one CPU the lock is elided, as
+ * seL4's uniprocessor builds have no big kernel lock (hyp takes no interrupt
+ * at EL2, so nothing on one CPU can contend).
+ */
+extern bool smp_active;
+
 static inline void kernel_lock(void)
 {
+    if (!smp_active) {
+        return;
+    }
     uint32_t word = spin_ticket(&kernel_big_lock);
     if ((uint16_t)word != (uint16_t)(word >> 16)) {
         kernel_lock_wait((uint16_t)(word >> 16));
@@ -75,6 +86,9 @@ void kernel_lock_wake(uint16_t owner);
  */
 static inline void kernel_unlock(void)
 {
+    if (!smp_active) {
+        return; /* no other CPU: nobody to kick either */
+    }
     uint16_t owner = (uint16_t)(kernel_big_lock.owner + 1);
     __atomic_store_n(&kernel_big_lock.owner, owner, __ATOMIC_RELEASE);
     uint32_t word = __atomic_load_n((uint32_t *)&kernel_big_lock, __ATOMIC_ACQUIRE);
