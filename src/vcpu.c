@@ -8,6 +8,7 @@
 #include "guest_internal.h"
 #include "mmio_decode.h"
 #include "vcpu.h"
+#include "vgic/vgic.h"
 
 /*
  * SCTLR_EL1 at reset: seL4's default for a new VCPU (ABI 3.3), the RES1
@@ -99,6 +100,18 @@ static void reset_sysregs(size_t vcpu)
     }
 }
 
+/*
+ * Every boot of a vCPU re-arms its virtual timer PPI. The kernel masks the PPI
+ * when it raises a VPPIEvent and unmasks it only on AckVPPI (ABI 3.6); a
+ * VPPIEvent that was still queued when the vCPU was suspended (guest_restart
+ * or guest_stop racing the timer) is cancelled and never reaches the VMM, so
+ * without this the vCPU would boot with a timer that never interrupts.
+ */
+static void rearm_vtimer(size_t vcpu)
+{
+    microkit_vcpu_arm_ack_vppi((microkit_child)vcpu, VGIC_VTIMER_PPI);
+}
+
 bool vcpu_boot(size_t vcpu, uint64_t pc, uint64_t x0)
 {
     if (!guest_vcpu_valid(vcpu)) {
@@ -106,6 +119,7 @@ bool vcpu_boot(size_t vcpu, uint64_t pc, uint64_t x0)
         return false;
     }
     reset_sysregs(vcpu);
+    rearm_vtimer(vcpu);
     seL4_UserContext ctx = {0};
     ctx.pc = pc;
     ctx.spsr = VCPU_SPSR_EL1H_DAIF;

@@ -123,6 +123,9 @@ static void test_boot_resets_everything_in_one_write(void **state)
     assert_int_equal(f->last_write_count, 36);
     assert_int_equal(f->resumes, 1);
     assert_true(f->runnable);
+    /* A VPPIEvent cancelled by the Suspend before this boot left the timer PPI masked: re-armed (ABI 3.6). */
+    assert_int_equal(f->vppi_acks, 1);
+    assert_int_equal(fake.vcpu[1].vppi_acks, 0);
     assert_int_equal(f->regs.pc, RAM_GPA + 0x80000);
     assert_int_equal(f->regs.spsr, 0x3c5);
     assert_int_equal(f->regs.x0, 0xc0ffee);
