@@ -564,16 +564,17 @@ static void test_virtio_h(void **state)
 static void test_shq_h(void **state)
 {
     (void)state;
-    /*
-     * Every entry size a ring page can hold gets a power-of-two capacity that
-     * fits. (Entry size 0 never returns and sizes above 4032 return 1 although
-     * nothing fits: reported, include/libvmm/shq.h is fixed API.)
-     */
+    /* Every entry size a ring page can hold gets a power-of-two capacity that fits, and the largest one. */
     for (uint32_t size = 1; size <= SHQ_RING_BYTES - SHQ_RING_ENTRIES_OFFSET; size++) {
         uint32_t cap = shq_ring_max_capacity(size);
         assert_true(cap != 0 && (cap & (cap - 1)) == 0);
         assert_true((uint64_t)cap * size <= SHQ_RING_BYTES - SHQ_RING_ENTRIES_OFFSET);
+        assert_true((uint64_t)cap * 2 * size > SHQ_RING_BYTES - SHQ_RING_ENTRIES_OFFSET);
     }
+    /* No entry fits: 0 (it once looped forever on 0 and answered 1 above the page). */
+    assert_int_equal(shq_ring_max_capacity(0), 0);
+    assert_int_equal(shq_ring_max_capacity(SHQ_RING_BYTES - SHQ_RING_ENTRIES_OFFSET + 1), 0);
+    assert_int_equal(shq_ring_max_capacity(UINT32_MAX), 0);
 }
 
 /* ---- last: the reset hook table fills up (the virtio devices above hold one entry) ---- */

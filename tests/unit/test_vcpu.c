@@ -95,12 +95,14 @@ static void test_mpidr_mapping(void **state)
     size_t v = 99;
     assert_int_equal(vcpu_mpidr(0), 0x80000000ull);
     assert_int_equal(vcpu_mpidr(3), 0x80000003ull);
-    assert_true(vcpu_from_mpidr(0x80000003ull, &v));
+    assert_true(vcpu_from_mpidr(3, &v));
     assert_int_equal(v, 3);
-    assert_true(vcpu_from_mpidr(2, &v)); /* bit 31 ignored */
+    assert_true(vcpu_from_mpidr(2, &v));
     assert_int_equal(v, 2);
-    assert_true(vcpu_from_mpidr(0x41000001ull, &v)); /* U and MT ignored */
-    assert_int_equal(v, 1);
+    /* PSCI target affinity (DEN0022 5.1.4): bits 24 (MT), 30 (U) and 31 must be zero. */
+    assert_false(vcpu_from_mpidr(0x80000003ull, &v));
+    assert_false(vcpu_from_mpidr(0x40000001ull, &v));
+    assert_false(vcpu_from_mpidr(0x01000001ull, &v));
     assert_false(vcpu_from_mpidr(4, &v)); /* only 4 vCPUs */
     assert_false(vcpu_from_mpidr(0x100, &v)); /* Aff1 = 1 */
     assert_false(vcpu_from_mpidr(0x100000000ull, &v)); /* Aff3 = 1 */
