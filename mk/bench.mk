@@ -7,12 +7,14 @@
 #   make bench-io [BENCH_IO_RUNS=N]  the I/O figures alone (make bench includes them),
 #                               compared with their accepted values
 #   make bench-io-accept        the same, then record those figures (the others are kept)
+#   make bench-soak [SOAK_REBOOTS=N]  reboot soak (tests/system/test_reboot_soak.py) with
+#                               100 reboots: time per reboot and the final pool lines
 
 BENCH_RUNS ?= 5
 BENCH_IO_RUNS ?= 3
 BENCH_PY := /usr/bin/python3 bench/bench.py --build $(BUILD)
 
-.PHONY: bench bench-accept bench-guard bench-io bench-io-accept bench-io-initrd
+.PHONY: bench bench-accept bench-guard bench-io bench-io-accept bench-io-initrd bench-soak
 
 # The bench guests include bench_common.h, which mk/testguests.mk does not know about.
 $(patsubst tests/guests/%.c,$(TESTGUEST_DIR)/%.elf,$(wildcard tests/guests/bench_*.c)): tests/guests/bench_common.h
@@ -60,3 +62,13 @@ $(BENCH_IO_INITRD): $(GUEST_DEFAULT_INITRD) $(BENCH_IO_TOOL)
 	(cd $@.root && find usr | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -n -9 >>$@.new
 	@rm -rf $@.root
 	mv $@.new $@
+
+# The reboot soak of `make test` at length: the guest rebooted SOAK_REBOOTS times
+# through PSCI SYSTEM_RESET, healthy after each, every pool of the VMM and hyp back
+# at rest after each quiet reboot. Prints the time per reboot and the final pool lines.
+SOAK_REBOOTS ?= 100
+
+bench-soak:
+	$(MAKE) deps
+	LIBVMM_SOAK_REBOOTS=$(SOAK_REBOOTS) BUILD=$(BUILD) /usr/bin/python3 -m pytest -q -s -p no:cacheprovider \
+	    tests/system/test_reboot_soak.py

@@ -13,3 +13,8 @@ void platform_fail(const char *why)
     LOG_ERR("%s", why);
     hyp_machine_poweroff(1);
 }
+
+void platform_report_pools(void)
+{
+    hyp_report_pools();
+}

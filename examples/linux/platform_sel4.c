@@ -16,3 +16,8 @@ void platform_fail(const char *why)
     LOG_ERR("%s", why);
     microkit_internal_crash(seL4_IllegalOperation);
 }
+
+void platform_report_pools(void)
+{
+    /* The backends are other protection domains (sDDF); they report their own. */
+}

@@ -64,6 +64,29 @@ static void on_power_event(enum guest_power_event event, void *cookie)
     }
 }
 
+/*
+ * Reset hook, run by every guest_restart() after the devices' own (they
+ * registered theirs first, in virtio_*_init): the occupancy of the devices'
+ * fixed pools, then the platform's. A soak test compares these lines across
+ * reboots (tests/system/test_reboot_soak.py). Backend requests the reset
+ * orphaned still count here; they drain when their late answers arrive.
+ */
+static void report_pools(void *cookie)
+{
+    static unsigned long resets;
+    struct virtio_pool_usage usage;
+    char blk_text[64], net_text[48], console_text[48];
+    (void)cookie;
+    virtio_blk_pool_usage(&blk, &usage);
+    virtio_pool_usage_format(&usage, blk_text, sizeof(blk_text));
+    virtio_net_pool_usage(&net, &usage);
+    virtio_pool_usage_format(&usage, net_text, sizeof(net_text));
+    virtio_console_pool_usage(&console, &usage);
+    virtio_pool_usage_format(&usage, console_text, sizeof(console_text));
+    LOG_INFO("pools after reset %lu: %s %s %s", ++resets, blk_text, net_text, console_text);
+    platform_report_pools();
+}
+
 static uintptr_t load_images(void)
 {
     size_t kernel_size = (size_t)(_guest_kernel_image_end - _guest_kernel_image);
@@ -114,6 +137,9 @@ void init(void)
                              SHQ_REGION_MIN_SIZE, CONSOLE_CHANNEL)) {
         platform_fail("virtio device setup failed");
         return;
+    }
+    if (!guest_register_reset_hook(report_pools, NULL)) {
+        LOG_WARN("no room for the pool report hook: reboots are not reported");
     }
     guest_set_power_handler(on_power_event, NULL);
     if (!guest_start(BOOT_VCPU, entry, GUEST_DTB_ADDR, GUEST_INITRD_ADDR)) {

@@ -15,6 +15,7 @@
 #include <hyp/pd.h>
 #include <hyp/smp.h>
 #include <hyp/platform.h>
+#include <hyp/pools.h>
 #include <hyp/setup.h>
 
 #define SZ_2M 0x200000ull
@@ -534,4 +535,21 @@ bool shq_port_publish(struct shq_port *p, bool producer)
     __atomic_store_n(producer ? &p->ring->tail : &p->ring->head, p->idx, __ATOMIC_RELEASE);
     p->published = p->idx;
     return true;
+}
+
+/* hyp/machine.h: one line per backend, printed whatever hyp's log level. */
+void hyp_report_pools(void)
+{
+    for (size_t i = 0; i < hyp_system.num_backends; i++) {
+        const struct backend *b = &backends[i];
+        if (!b->priv) {
+            hyp_printf("hyp-pools: backend %u %s no device\n", b->index, kind_name(b->desc->kind));
+        } else if (b->desc->kind == SHQ_KIND_BLK) {
+            backend_blk_report_pools(b);
+        } else if (b->desc->kind == SHQ_KIND_NET) {
+            backend_net_report_pools(b);
+        } else {
+            backend_console_report_pools(b);
+        }
+    }
 }

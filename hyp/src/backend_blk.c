@@ -12,6 +12,7 @@
 #include <string.h>
 #include <hyp/backend.h>
 #include <hyp/log.h>
+#include <hyp/pools.h>
 
 /* Feature bits (5.2.3), request types and status values (5.2.6). */
 #define VIRTIO_BLK_F_SIZE_MAX 1
@@ -351,3 +352,12 @@ const struct backend_ops backend_blk_ops = {
     .service = blk_service,
     .config_changed = blk_config_changed,
 };
+
+/* hyp/pools.h: request slots at the device (each with its BLK_DESCS_PER_SLOT descriptors). */
+void backend_blk_report_pools(const struct backend *b)
+{
+    const struct blk_state *st = b->priv;
+    uint32_t all = st->nslots >= 32 ? 0xffffffffu : (1u << st->nslots) - 1;
+    unsigned used = st->nslots - (unsigned)__builtin_popcount(st->free_mask & all);
+    hyp_printf("hyp-pools: backend %u blk slots %u/%u\n", b->index, used, st->nslots);
+}

@@ -9,6 +9,7 @@
  */
 #include <hyp/backend.h>
 #include <hyp/log.h>
+#include <hyp/pools.h>
 
 #define RXQ 0
 #define TXQ 1
@@ -134,3 +135,11 @@ const struct backend_ops backend_console_ops = {
     .service = console_service,
     .config_changed = NULL,
 };
+
+/* hyp/pools.h: transmit buffers at the device (the receive buffers are always all posted). */
+void backend_console_report_pools(const struct backend *b)
+{
+    const struct console_state *st = b->priv;
+    unsigned tx = CON_BUFS - (unsigned)__builtin_popcount(st->tx_free & ((1u << CON_BUFS) - 1));
+    hyp_printf("hyp-pools: backend %u console tx %u/%u\n", b->index, tx, CON_BUFS);
+}

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <hyp/backend.h>
 #include <hyp/log.h>
+#include <hyp/pools.h>
 
 #define VIRTIO_NET_F_MAC 5
 #define VIRTIO_NET_F_STATUS 16
@@ -243,3 +244,12 @@ const struct backend_ops backend_net_ops = {
     .service = net_service,
     .config_changed = net_config_changed,
 };
+
+/* hyp/pools.h: receive slots posted to the device, transmit slots at the device. */
+void backend_net_report_pools(const struct backend *b)
+{
+    const struct net_state *st = b->priv;
+    unsigned rx = st->rx_slots - (unsigned)__builtin_popcountll(st->rx_free & slot_mask(st->rx_slots));
+    unsigned tx = st->tx_slots - (unsigned)__builtin_popcountll(st->tx_free & slot_mask(st->tx_slots));
+    hyp_printf("hyp-pools: backend %u net rx %u/%u tx %u/%u\n", b->index, rx, st->rx_slots, tx, st->tx_slots);
+}

@@ -103,3 +103,18 @@ bool virtio_blk_init(struct virtio_blk_device *dev, uint64_t gpa, size_t vcpu, i
 
 /* The backend signalled channel `ch`: take its responses, complete guest requests, continue. */
 void virtio_blk_handle_notification(struct virtio_blk_device *dev);
+
+/*
+ * Occupancy of the device's fixed pools (struct virtio_pool_usage in
+ * <libvmm/virtio/virtio.h>), in this order:
+ *   reqs   guest requests being served, of VIRTIO_BLK_MAX_REQS; a device
+ *          reset drops them at once;
+ *   parts  backend requests not answered yet, of VIRTIO_BLK_MAX_PARTS,
+ *          including those a reset orphaned (each stays taken until its
+ *          late answer arrives);
+ *   slots  data-area slots those parts hold, of the slots the region has
+ *          room for (at most 64).
+ * At rest, with every backend request answered, all three are 0. False
+ * (usage->count 0) if dev is NULL or has no usable backend.
+ */
+bool virtio_blk_pool_usage(const struct virtio_blk_device *dev, struct virtio_pool_usage *usage);

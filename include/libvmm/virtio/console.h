@@ -45,3 +45,14 @@ bool virtio_console_init(struct virtio_console_device *dev, uint64_t gpa, size_t
 
 /* The backend signalled: deliver its bytes, continue a transmit that waited for room. */
 void virtio_console_handle_notification(struct virtio_console_device *dev);
+
+/*
+ * Occupancy of the device's shared rings (struct virtio_pool_usage in
+ * <libvmm/virtio/virtio.h>; the console has no other pool), in this order:
+ *   tx  bytes in ring 0 the backend has not taken yet, of its capacity;
+ *   rx  bytes in ring 1 not yet delivered to the guest, of its capacity.
+ * Both are 0 at rest (rx only if no input is waiting for a guest buffer).
+ * The backend's index is read from the shared ring and clamped to the
+ * capacity. False (usage->count 0) if dev is NULL or has no usable backend.
+ */
+bool virtio_console_pool_usage(const struct virtio_console_device *dev, struct virtio_pool_usage *usage);

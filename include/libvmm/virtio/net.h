@@ -72,3 +72,17 @@ bool virtio_net_init(struct virtio_net_device *dev, uint64_t gpa, size_t vcpu, i
 
 /* The backend signalled: reclaim TX buffers, deliver received frames, follow the link state. */
 void virtio_net_handle_notification(struct virtio_net_device *dev);
+
+/*
+ * Occupancy of the device's fixed pools (struct virtio_pool_usage in
+ * <libvmm/virtio/virtio.h>), in this order:
+ *   tx  transmit buffers held by the backend (sent, not returned yet), of
+ *       the transmit buffers carved from the data area;
+ *   rx  receive buffers held by the backend (posted on ring 2, or filled on
+ *       ring 3 and not taken yet), of the receive buffers.
+ * Buffers stay where they are across a device reset; the backend returns
+ * them later. At rest tx is 0 and every receive buffer is posted (rx equals
+ * its capacity). False (usage->count 0) if dev is NULL or has no usable
+ * backend.
+ */
+bool virtio_net_pool_usage(const struct virtio_net_device *dev, struct virtio_pool_usage *usage);

@@ -1,11 +1,11 @@
 /*
  * virtio-mmio devices: what every device has in common (virtio 1.2).
  *
- * A VMM program does not call anything declared here directly; it uses the
- * per-device headers (<libvmm/virtio/blk.h>, net.h, console.h). The types are
- * public only because the device structs embed them and a VMM program owns
- * its device structs (static storage, no heap). Every field is private to
- * the library.
+ * A VMM program does not call anything declared here directly (but for the
+ * pool report at the end); it uses the per-device headers
+ * (<libvmm/virtio/blk.h>, net.h, console.h). The types are public only
+ * because the device structs embed them and a VMM program owns its device
+ * structs (static storage, no heap). Every field is private to the library.
  *
  * Transport: virtio-mmio, modern interface only (Version 2; virtio 1.2
  * section 4.2.2), split virtqueues (2.7), VIRTIO_F_VERSION_1,
@@ -133,3 +133,33 @@ struct shq_client_ring {
     uint32_t index; /* our own side's free-running index: tail if we produce, head if we consume */
     bool produce;
 };
+
+/*
+ * Occupancy of a device's fixed pools, for tests, soak runs and logs: per
+ * pool its capacity and how many of its entries are in use now. Each device
+ * says what "in use" means for its pools (virtio_blk_pool_usage(),
+ * virtio_net_pool_usage(), virtio_console_pool_usage()); for all of them
+ * the counts return to their starting values once the guest is idle and the
+ * backend has answered everything it was sent, also across device resets.
+ */
+#define VIRTIO_POOLS_MAX 4u
+
+struct virtio_pool {
+    const char *name; /* one word: "reqs", "tx", ... */
+    uint32_t in_use;
+    uint32_t capacity;
+};
+
+struct virtio_pool_usage {
+    const char *device; /* "blk", "net", "console" */
+    unsigned count; /* pools filled in; 0 if the device has no usable backend */
+    struct virtio_pool pools[VIRTIO_POOLS_MAX];
+};
+
+/*
+ * Write `usage` as one line of text, "<device> <name> <in_use>/<capacity>
+ * ..." ("<device> absent" without pools), into buf (always NUL-terminated
+ * when size > 0, truncated to fit). Returns the length the whole text needs,
+ * as snprintf does.
+ */
+int virtio_pool_usage_format(const struct virtio_pool_usage *usage, char *buf, size_t size);
