@@ -16,9 +16,20 @@
 #
 #   $(eval $(call hyp_vmm_program,<name>,<VMM objects>,<extra libraries>))
 #
-# defines $(BUILD)/<name>/<name>.elf = $(HYP_OBJS) + the VMM objects + the extra libraries
-# (e.g. build/libvmm.a $(HYP_LIBFDT)) + picolibc + libgcc, linked with $(HYP_LDSCRIPT).
-# The VMM objects must define `const struct hyp_system hyp_system` (hyp/include/hyp/system.h).
+# defines $(BUILD)/<name>/<name>.elf = $(HYP_OBJS) + the program (below) + picolibc + libgcc,
+# linked with $(HYP_LDSCRIPT): hyp with one PD. The VMM objects must define
+# `const struct hyp_system hyp_system` (hyp/include/hyp/system.h) describing that one PD.
+#
+# Several VMM programs (PDs) in one image, each with its own init/notified/fault and its own copy
+# of every library it uses (hyp/README.md, "Several PDs"):
+#
+#   $(eval $(call hyp_program,<prog>,<VMM objects>,<extra libraries>))   # one per PD
+#   $(eval $(call hyp_image,<name>,<prog0> <prog1> ...))                 # PD 0 first
+#
+# hyp_program partially links hyp/program/program.c (the PD's libmicrokit variables and its
+# .hyp_programs record), the VMM objects and the libraries (e.g. build/aarch64/libvmm.a $(HYP_LIBFDT))
+# into $(BUILD)/<prog>/<prog>.prog.o and makes every symbol in it local; what stays undefined
+# (seL4_*, microkit_*, memcpy, ...) is resolved against hyp and picolibc by hyp_image.
 # Compile VMM and target-library code with $(TARGET_CC) $(HYP_CFLAGS); for libfdt's headers add
 # -idirafter /usr/include (never -I/usr/include: it would shadow picolibc's headers).
 # Run it with: $(HYP_QEMU) -kernel $(BUILD)/<name>/<name>.elf [-append "hyp.log=info"]
@@ -70,11 +81,33 @@ $(BUILD)/hyp/%.S.o: hyp/src/%.S $(HYP_HEADERS)
 $(BUILD)/hyp/libhyp.a: $(HYP_OBJS)
 	rm -f $@ && aarch64-linux-gnu-ar rcs $@ $^
 
-# $(call hyp_vmm_program,name,vmm-objects,extra-libs)
-define hyp_vmm_program
-$(BUILD)/$(1)/$(1).elf: $(HYP_OBJS) $(2) $(filter %.a,$(3)) $(HYP_LDSCRIPT)
+TARGET_LD ?= aarch64-linux-gnu-ld
+HYP_PROGRAM_OBJ := $(BUILD)/hyp/program/program.o
+$(HYP_PROGRAM_OBJ): hyp/program/program.c $(HYP_HEADERS)
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) $(HYP_CFLAGS) -c $< -o $@
+
+# $(call hyp_program,prog,vmm-objects,extra-libs): $(BUILD)/prog/prog.prog.o, every symbol local
+# (-d allocates common symbols first, so none stays global).
+define hyp_program
+$(BUILD)/$(1)/$(1).prog.o: $(HYP_PROGRAM_OBJ) $(2) $(filter %.a,$(3))
 	@mkdir -p $$(dir $$@)
-	$(TARGET_CC) $(HYP_LDFLAGS) -o $$@ $(HYP_OBJS) $(2) $(3) $(HYP_LIBS)
+	$(TARGET_LD) -r -d -o $$@.tmp $(HYP_PROGRAM_OBJ) $(2) --start-group $(3) --end-group
+	$(TARGET_OBJCOPY) --wildcard --localize-symbol='*' $$@.tmp $$@
+	@rm -f $$@.tmp
+endef
+
+# $(call hyp_image,name,progs): $(BUILD)/name/name.elf with the programs' PDs in this order.
+define hyp_image
+$(BUILD)/$(1)/$(1).elf: $(HYP_OBJS) $(foreach p,$(2),$(BUILD)/$(p)/$(p).prog.o) $(HYP_LDSCRIPT)
+	@mkdir -p $$(dir $$@)
+	$(TARGET_CC) $(HYP_LDFLAGS) -o $$@ $(HYP_OBJS) $(foreach p,$(2),$(BUILD)/$(p)/$(p).prog.o) $(HYP_LIBS)
+endef
+
+# $(call hyp_vmm_program,name,vmm-objects,extra-libs): hyp_program + hyp_image with that one program.
+define hyp_vmm_program
+$(call hyp_program,$(1),$(2),$(3))
+$(call hyp_image,$(1),$(1))
 endef
 
 # ---------------------------------------------------------------------------------------------

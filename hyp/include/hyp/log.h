@@ -32,5 +32,8 @@ void hyp_log_parse_bootargs(const char *bootargs);
 #define LOG_INFO(...) hyp_log(HYP_LOG_INFO, __VA_ARGS__)
 #define LOG_DEBUG(...) hyp_log(HYP_LOG_DEBUG, __VA_ARGS__)
 
+/* End QEMU with `status` (semihosting SYS_EXIT), the whole machine: every PD. */
+void machine_exit(int status) __attribute__((noreturn));
+
 /* Print "hyp| PANIC: <reason>" and a register dump, then exit QEMU with status 1. */
 void hyp_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
