@@ -55,6 +55,7 @@ static void stop_vcpus(struct pd *pd)
 void pd_end(struct pd *pd, int status)
 {
     struct hyp_cpu *c = cpu_this();
+    pd_dbg_flush(pd);
     kernel_lock();
     if (pd->ended) {
         kernel_unlock();
@@ -83,6 +84,7 @@ void pd_crash(struct pd *pd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    pd_dbg_flush(pd);
     /* Always shown, like a panic: the PD is gone. */
     hyp_printf("\nhyp| PD '%s' crashed: ", pd->desc->name);
     hyp_vprintf(fmt, ap);

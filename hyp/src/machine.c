@@ -82,6 +82,12 @@ static void dump_sysregs(void)
 void hyp_panic(const char *fmt, ...)
 {
     panic_enter();
+    struct pd *pd = cpu_this()->pd;
+    if (pd && pd->dbg_len) {
+        uart_puts("\n");
+        uart_write_line(pd->dbg_line, pd->dbg_len); /* what the PD printed last, without its newline */
+        pd->dbg_len = 0;
+    }
     va_list ap;
     va_start(ap, fmt);
     uart_puts("\nhyp| PANIC: ");
@@ -107,6 +113,7 @@ void hyp_panic_exception(uint64_t vector, const uint64_t *regs)
     uint64_t esr = regs[33];
     struct pd *pd = pd_exception_owner(vector, regs);
     if (pd) {
+        pd_dbg_flush(pd);
         /* The PD's own code faulted: only that PD ends (lifecycle.c). */
         hyp_printf("\nhyp| PD '%s' crashed: exception at EL2 in its code: ", pd->desc->name);
     } else {

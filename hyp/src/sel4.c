@@ -323,9 +323,22 @@ void seL4_Signal(seL4_CPtr cap)
     kernel_unlock();
 }
 
+void pd_dbg_flush(struct pd *pd)
+{
+    if (pd->dbg_len) {
+        uart_write_line(pd->dbg_line, pd->dbg_len);
+        pd->dbg_len = 0;
+    }
+}
+
+/* The PD is single-threaded (one CPU owns it), so its line buffer needs no lock. */
 void seL4_DebugPutChar(char c)
 {
-    uart_putc(c);
+    struct pd *pd = pd_current();
+    pd->dbg_line[pd->dbg_len++] = c;
+    if (c == '\n' || pd->dbg_len == PD_DBG_LINE) {
+        pd_dbg_flush(pd);
+    }
 }
 
 seL4_Error seL4_ARM_SMC_Call(seL4_CPtr cap, seL4_ARM_SMCContext *args, seL4_ARM_SMCContext *resp)

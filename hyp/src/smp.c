@@ -228,7 +228,7 @@ static void start_cpu(unsigned i)
         hyp_panic("PSCI CPU_ON of CPU %u (MPIDR 0x%lx) failed: %ld", i, c->mpidr, ret);
     }
     uint64_t deadline = sysreg_read(cntpct_el0) + SECONDARY_TIMEOUT_S * sysreg_read(cntfrq_el0);
-    while (!__atomic_load_n(&c->online, __ATOMIC_ACQUIRE)) {
+    while (!__atomic_load_n(&c->started, __ATOMIC_ACQUIRE)) {
         if (sysreg_read(cntpct_el0) > deadline) {
             hyp_panic("CPU %u (MPIDR 0x%lx) did not come up", i, c->mpidr);
         }
@@ -281,6 +281,7 @@ void hyp_secondary_main(void)
         irq_route_pd(pd); /* its SPIs to this CPU, before init() acks them */
     }
     __atomic_store_n(&c->online, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&c->started, 1, __ATOMIC_RELEASE);
     sev();
     if (c->id == pd->first_cpu) {
         pd_run(pd); /* the boot CPU runs PD 0's init(); each other PD's first CPU runs its own */

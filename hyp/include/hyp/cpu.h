@@ -59,7 +59,8 @@ struct hyp_cpu {
      * this CPU waits.
      */
     uint32_t in_guest;
-    uint32_t online;
+    uint32_t online; /* 0 again once parked (lifecycle.c) */
+    uint32_t started; /* set once by the CPU itself: the boot CPU waits for it (smp.c) */
     uint32_t kick_mask; /* CPUs to kick once this CPU releases the kernel lock (smp_kick) */
     uint32_t lock_sleeper; /* kernel-lock ticket + 1 while this CPU waits for it in WFI, else 0 */
     uint32_t xcall_req, xcall_done;

@@ -21,6 +21,8 @@ extern enum hyp_log_level hyp_log_level;
 void uart_init(uintptr_t base);
 void uart_putc(char c);
 void uart_puts(const char *s);
+/* Write `len` characters as one piece: no other CPU's line or log line lands in the middle. */
+void uart_write_line(const char *s, unsigned len);
 
 /* Minimal printf: %c %s %d %i %u %x %X %p, flags '0' '-', width, length 'l' 'll' 'z'. */
 void hyp_vprintf(const char *fmt, va_list ap);

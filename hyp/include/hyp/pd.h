@@ -17,6 +17,8 @@
 #include <hyp/system.h>
 #include <hyp/vcpu.h>
 
+#define PD_DBG_LINE 160
+
 enum pd_deferred {
     PD_DEFERRED_NONE = 0,
     PD_DEFERRED_SIGNAL,
@@ -47,6 +49,9 @@ struct pd {
     int owner; /* the CPU running this PD's entry points (and the backends), -1 if none */
     uint32_t backend_pending; /* bit n: hyp backend n (backend.c's list) of this PD has work; kernel lock */
     bool ended; /* powered off or crashed: its CPUs are parked for good (lifecycle.c) */
+    /* seL4_DebugPutChar: the PD's output goes out a line at a time, so PDs on other CPUs do not split it. */
+    char dbg_line[PD_DBG_LINE];
+    unsigned dbg_len;
     int exit_status;
 };
 
@@ -104,6 +109,8 @@ void pd_cpu_loop(void) __attribute__((noreturn));
 void pd_end(struct pd *pd, int status) __attribute__((noreturn));
 /* Boot: `n` PDs run; QEMU exits when as many have ended. */
 void lifecycle_init(unsigned n);
+/* Write out what the PD printed since its last newline (sel4.c). */
+void pd_dbg_flush(struct pd *pd);
 /* The PD crashed: say why on the console, then pd_end(pd, 1). */
 void pd_crash(struct pd *pd, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 /* A CPU of an ended PD: leave the GIC and power off (PSCI CPU_OFF), or sleep for good. */
