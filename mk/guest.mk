@@ -5,6 +5,8 @@
 #   GUEST_KERNEL  arm64 Image or raw binary      (KERNEL=path overrides)
 #   GUEST_INITRD  gzip'd cpio, or empty for none (INITRD=path; INITRD= for none)
 #   GUEST_DTB     the guest's device tree, built from CMDLINE, SMP and GIC
+#   GUEST1_DTB    the device tree of the second guest of `make run GUESTS=2`:
+#                 no PL011, one virtio console (hvc0), built from CMDLINE1, SMP, GIC
 #   GUEST_CONFIG_STAMP  rewritten whenever the three paths change: depend on
 #                 it too, so switching KERNEL= back to an older file relinks
 # `make guest-images` (re)builds whatever of them is missing or stale;
@@ -28,10 +30,14 @@ GUEST_DTB_MAX := 0x00200000
 GUEST_VIRTIO := 3
 
 GUEST_DEFAULT_CMDLINE := console=ttyAMA0 earlycon=pl011,0x09000000 nokaslr rdinit=/init
+# The second guest's: its kernel console is hvc0 (messages from before the module loads are
+# replayed when it registers) and its shell runs there (libvmm.console=hvc0, guest/init).
+GUEST1_DEFAULT_CMDLINE := console=hvc0 nokaslr rdinit=/init libvmm.console=hvc0
 
 SMP ?= 1
 GIC ?= 2
 CMDLINE ?= $(GUEST_DEFAULT_CMDLINE)
+CMDLINE1 ?= $(GUEST1_DEFAULT_CMDLINE)
 
 GUEST_DIR := $(BUILD)/guest
 GUEST_DEFAULT_KERNEL := $(GUEST_DIR)/Image
@@ -50,6 +56,10 @@ GUEST_DTS := $(GUEST_DIR)/guest.dts
 GUEST_SMP := $(SMP)
 GUEST_GIC := $(GIC)
 GUEST_CMDLINE := $(CMDLINE)
+GUEST1_CMDLINE := $(CMDLINE1)
+GUEST1_DTB := $(GUEST_DIR)/guest1.dtb
+GUEST1_DTS := $(GUEST_DIR)/guest1.dts
+GUEST1_DTB_PARAMS := $(GUEST_DIR)/dtb1.params
 
 GUEST_DTS_GEN := examples/linux/guest/gen-dts.sh
 GUEST_DTB_PARAMS := $(GUEST_DIR)/dtb.params
@@ -63,6 +73,7 @@ guest_write_if_changed = $(shell mkdir -p $(dir $(1)) && printf '%s\n' $(call gu
 
 $(call guest_write_if_changed,$(GUEST_DTB_PARAMS),$(GUEST_RAM_BASE) $(GUEST_RAM_SIZE) $(GUEST_SMP) $(GUEST_GIC) $(GUEST_VIRTIO) $(GUEST_CMDLINE))
 $(call guest_write_if_changed,$(GUEST_CONFIG_STAMP),$(abspath $(GUEST_KERNEL)) $(abspath $(GUEST_INITRD)) $(abspath $(GUEST_DTB)))
+$(call guest_write_if_changed,$(GUEST1_DTB_PARAMS),$(GUEST_RAM_BASE) $(GUEST_RAM_SIZE) $(GUEST_SMP) $(GUEST_GIC) $(GUEST1_CMDLINE))
 
 .PHONY: guest-images guest-info guest-build-default
 
@@ -81,12 +92,21 @@ $(GUEST_DTB): $(GUEST_DTS_GEN) $(GUEST_DTB_PARAMS)
 	dtc -q -I dts -O dtb -p 1024 -o $@ $(GUEST_DTS)
 	@test $$(stat -c %s $@) -le $$(($(GUEST_DTB_MAX))) || { echo "guest: $@ is larger than 2 MiB" >&2; exit 1; }
 
+$(GUEST1_DTB): $(GUEST_DTS_GEN) $(GUEST1_DTB_PARAMS)
+	@mkdir -p $(dir $@)
+	$(GUEST_DTS_GEN) --ram-base $(GUEST_RAM_BASE) --ram-size $(GUEST_RAM_SIZE) --cpus $(GUEST_SMP) \
+	    --gic $(GUEST_GIC) --virtio 1 --no-uart --bootargs $(call guest_quote,$(GUEST1_CMDLINE)) >$(GUEST1_DTS)
+	dtc -q -I dts -O dtb -p 1024 -o $@ $(GUEST1_DTS)
+
 guest-info:
 	@echo 'GUEST_KERNEL=$(GUEST_KERNEL)'
 	@echo 'GUEST_INITRD=$(GUEST_INITRD)'
 	@echo 'GUEST_DTB=$(GUEST_DTB)'
 	@echo 'GUEST_CMDLINE=$(GUEST_CMDLINE)'
 	@echo 'GUEST_DEFAULT_CMDLINE=$(GUEST_DEFAULT_CMDLINE)'
+	@echo 'GUEST1_DTB=$(GUEST1_DTB)'
+	@echo 'GUEST1_CMDLINE=$(GUEST1_CMDLINE)'
+	@echo 'GUEST1_DEFAULT_CMDLINE=$(GUEST1_DEFAULT_CMDLINE)'
 	@echo 'GUEST_SMP=$(GUEST_SMP)'
 	@echo 'GUEST_GIC=$(GUEST_GIC)'
 	@echo 'GUEST_RAM_BASE=$(GUEST_RAM_BASE)'
