@@ -32,7 +32,7 @@
 /* SELFTEST_VARIANT: 0 full test, 1 a VMM check fails, 2 the VMM crashes, 3 long idle WFI only,
  * 4 a bad system description (hyp must refuse it), 5 the VMM dereferences a bad pointer,
  * 6 null-HVC round-trip cost under -icount (prints instructions per round trip),
- * 7 the VMM overflows its stack (hyp must panic, not hang). */
+ * 7 the VMM overflows its stack (its PD must end with status 1, not hang). */
 #define HVC_NULL 0x0
 #define BENCH_ROUNDS 2000
 #define IDLE_SECONDS 3
