@@ -67,10 +67,10 @@ class Builder:
         self.make(str(path))
         return path
 
-    def image(self, name, kernel, initrd, cmdline=None):
-        """hyp + the Linux VMM with these images, copied to bench/<name>.elf."""
+    def image(self, name, kernel, initrd, cmdline=None, vcpus=1):
+        """hyp + the Linux VMM with these images and `vcpus` vCPUs, copied to bench/<name>.elf."""
         out = self.out / f"{name}.elf"
-        args = ["image", f"OUT={out}", f"KERNEL={kernel}", f"INITRD={initrd or ''}"]
+        args = ["image", f"OUT={out}", f"KERNEL={kernel}", f"INITRD={initrd or ''}", f"SMP={vcpus}"]
         if cmdline is not None:
             args.append(f"CMDLINE={cmdline}")
         self.make(*args)
@@ -92,12 +92,12 @@ def run_to_exit(cmd, timeout):
     return proc.returncode, proc.stdout.decode(errors="replace")
 
 
-def hyp_cmd(elf, *qemu_args):
-    return [str(RUN_QEMU), "--test", str(elf), "--", *qemu_args]
+def hyp_cmd(elf, *qemu_args, cpus=1):
+    return [str(RUN_QEMU), "--test", "--smp", str(cpus), str(elf), "--", *qemu_args]
 
 
-def direct_cmd(kernel, initrd=None, dtb=None, *qemu_args):
-    cmd = [str(RUN_QEMU), "--test", "--direct", "--kernel", str(kernel)]
+def direct_cmd(kernel, initrd=None, dtb=None, *qemu_args, cpus=1):
+    cmd = [str(RUN_QEMU), "--test", "--direct", "--smp", str(cpus), "--kernel", str(kernel)]
     if initrd:
         cmd += ["--initrd", str(initrd)]
     if dtb:
@@ -136,18 +136,26 @@ def parse_exits(output, expect_env):
     return rows
 
 
-def run_exits_hyp(elf):
-    status, output = run_to_exit(hyp_cmd(elf, *ICOUNT), ICOUNT_TIMEOUT)
+def run_exits_hyp(elf, cpus=1):
+    """bench_exits under hyp; with 2 CPUs (an image linked with SMP=2) it measures the IPI row alone."""
+    status, output = run_to_exit(hyp_cmd(elf, *ICOUNT, cpus=cpus), ICOUNT_TIMEOUT)
     if status != 0:
-        raise BenchError(f"bench_exits under hyp: QEMU exit status {status}:\n{output[-3000:]}")
+        raise BenchError(f"bench_exits under hyp ({cpus} CPUs): QEMU exit status {status}:\n{output[-3000:]}")
     return parse_exits(output, "hyp")
 
 
-def run_exits_direct(binary):
-    status, output = run_to_exit(direct_cmd(binary, None, None, *ICOUNT), ICOUNT_TIMEOUT)
+def run_exits_direct(binary, cpus=1):
+    status, output = run_to_exit(direct_cmd(binary, None, None, *ICOUNT, cpus=cpus), ICOUNT_TIMEOUT)
     if status != 0:
-        raise BenchError(f"bench_exits directly: QEMU exit status {status}:\n{output[-3000:]}")
+        raise BenchError(f"bench_exits directly ({cpus} CPUs): QEMU exit status {status}:\n{output[-3000:]}")
     return parse_exits(output, "direct")
+
+
+def with_ipi(rows, two_cpu_rows):
+    """The one-vCPU run's rows, with the IPI row of the two-vCPU run (the only row measured there)."""
+    merged = dict(rows)
+    merged["ipi"] = two_cpu_rows.get("ipi", "no ipi row in the 2-CPU run")
+    return merged
 
 
 # --- instructions before the guest's first instruction ----------------------------------------------

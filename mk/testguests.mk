@@ -14,8 +14,9 @@ TESTGUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -nost
     -mgeneral-regs-only -mstrict-align -mcpu=cortex-a57 -fno-pic -fno-pie -no-pie -fno-stack-protector \
     -Itests/guests/common
 TESTGUEST_LDFLAGS := -Wl,-T,tests/guests/common/guest.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments
-TESTGUEST_COMMON := tests/guests/common/start.S tests/guests/common/guest.c
-TESTGUEST_DEPS := $(TESTGUEST_COMMON) tests/guests/common/guest.h tests/guests/common/guest.ld \
+TESTGUEST_COMMON := tests/guests/common/start.S tests/guests/common/guest.c tests/guests/common/smp.c \
+    tests/guests/common/gic.c
+TESTGUEST_DEPS := $(TESTGUEST_COMMON) $(wildcard tests/guests/common/*.h) tests/guests/common/guest.ld \
     $(wildcard tests/guests/*/*.c tests/guests/*/*.h)
 
 .PHONY: testguests

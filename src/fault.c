@@ -365,9 +365,14 @@ static __attribute__((noinline)) bool fault_user_exception(size_t vcpu)
 }
 
 /* The cold ends of fault_handle(), out of line so that the dispatch itself needs no stack frame. */
-static __attribute__((noinline, cold)) bool fault_not_configured(size_t vcpu, seL4_Word label)
+static __attribute__((noinline, cold)) bool fault_not_configured(size_t vcpu, seL4_Word label,
+                                                                 const microkit_msginfo *reply)
 {
-    LOG_ERR("fault (label %llu) from vCPU %zu, which is not configured", (unsigned long long)label, vcpu);
+    if (reply == NULL) {
+        LOG_ERR("fault (label %llu) from vCPU %zu: no reply message given (NULL)", (unsigned long long)label, vcpu);
+    } else {
+        LOG_ERR("fault (label %llu) from vCPU %zu, which is not configured", (unsigned long long)label, vcpu);
+    }
     return false;
 }
 
@@ -389,8 +394,8 @@ bool fault_handle(size_t vcpu_id, microkit_msginfo msginfo, microkit_msginfo *re
 {
     seL4_Word label = microkit_msginfo_get_label(msginfo);
     seL4_Word count = microkit_msginfo_get_count(msginfo);
-    if (!guest_vcpu_valid(vcpu_id)) {
-        return fault_not_configured(vcpu_id, label);
+    if (!guest_vcpu_valid(vcpu_id) || reply == NULL) {
+        return fault_not_configured(vcpu_id, label, reply);
     }
     /* The commonest exits first: MMIO (VMFault), hypercalls (UnknownSyscall), virtual IRQ EOIs (VGICMaintenance). */
     if (label == seL4_Fault_VMFault && count >= seL4_VMFault_Length) {

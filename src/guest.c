@@ -117,6 +117,12 @@ bool guest_register_reset_hook(guest_reset_fn_t fn, void *cookie)
         LOG_ERR("NULL reset hook");
         return false;
     }
+    for (size_t i = 0; i < num_reset_hooks; i++) {
+        if (reset_hooks[i].fn == fn && reset_hooks[i].cookie == cookie) {
+            LOG_ERR("reset hook %p (cookie %p) is already registered", (void *)fn, cookie);
+            return false;
+        }
+    }
     if (num_reset_hooks == GUEST_MAX_RESET_HOOKS) {
         LOG_ERR("reset hook table full (%d)", GUEST_MAX_RESET_HOOKS);
         return false;

@@ -4,6 +4,7 @@
  * range ending exactly at the end of RAM is fine, one byte more is not).
  */
 #include <libvmm/guest_ram.h>
+#include <libvmm/log.h>
 #include "guest_internal.h"
 
 static const struct guest_ram_region *region_of(uint64_t gpa, size_t len)
@@ -39,6 +40,10 @@ bool guest_ram_contains(uint64_t gpa, size_t len)
 bool guest_ram_gpa_of(uintptr_t vaddr, size_t len, uint64_t *gpa)
 {
     const struct guest_config *cfg = guest_config_get();
+    if (gpa == NULL) {
+        LOG_ERR("no place for the result given (NULL)");
+        return false;
+    }
     if (cfg == NULL || len == 0) {
         return false;
     }

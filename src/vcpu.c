@@ -8,6 +8,7 @@
 #include "guest_internal.h"
 #include "mmio_decode.h"
 #include "vcpu.h"
+#include "vgic/vgic.h"
 
 /*
  * SCTLR_EL1 at reset: seL4's default for a new VCPU (ABI 3.3), the RES1
@@ -20,8 +21,6 @@
 #define VCPU_SCTLR_RESET (0x34d58820u & ~(SCTLR_M | SCTLR_C | SCTLR_I))
 
 #define MPIDR_RES1 (1ull << 31)
-#define MPIDR_U (1ull << 30)
-#define MPIDR_MT (1ull << 24)
 #define MPIDR_AFF_MASK 0xff00ffffffull /* Aff3 39:32, Aff2 23:16, Aff1 15:8, Aff0 7:0 */
 
 /* Exception vector offsets from VBAR_EL1 (Arm ARM D1.10.2, table D1-7). */
@@ -69,11 +68,16 @@ uint64_t vcpu_mpidr(size_t vcpu)
     return MPIDR_RES1 | (uint64_t)(vcpu & 0xff);
 }
 
+/*
+ * An affinity value as PSCI CPU_ON / AFFINITY_INFO take it (DEN0022 5.1.4,
+ * 5.1.5): Aff3..Aff0 only, every other bit (MT, U, bit 31 included) must be
+ * zero, as KVM also requires; anything else names no PE.
+ */
 bool vcpu_from_mpidr(uint64_t mpidr, size_t *vcpu)
 {
-    uint64_t aff = mpidr & ~(MPIDR_RES1 | MPIDR_U | MPIDR_MT);
+    uint64_t aff = mpidr;
     if ((aff & ~MPIDR_AFF_MASK) != 0) {
-        return false; /* RES0 bits set: names no PE */
+        return false;
     }
     size_t n = guest_num_vcpus();
     for (size_t i = 0; i < n; i++) {
@@ -99,6 +103,18 @@ static void reset_sysregs(size_t vcpu)
     }
 }
 
+/*
+ * Every boot of a vCPU re-arms its virtual timer PPI. The kernel masks the PPI
+ * when it raises a VPPIEvent and unmasks it only on AckVPPI (ABI 3.6); a
+ * VPPIEvent that was still queued when the vCPU was suspended (guest_restart
+ * or guest_stop racing the timer) is cancelled and never reaches the VMM, so
+ * without this the vCPU would boot with a timer that never interrupts.
+ */
+static void rearm_vtimer(size_t vcpu)
+{
+    microkit_vcpu_arm_ack_vppi((microkit_child)vcpu, VGIC_VTIMER_PPI);
+}
+
 bool vcpu_boot(size_t vcpu, uint64_t pc, uint64_t x0)
 {
     if (!guest_vcpu_valid(vcpu)) {
@@ -106,6 +122,7 @@ bool vcpu_boot(size_t vcpu, uint64_t pc, uint64_t x0)
         return false;
     }
     reset_sysregs(vcpu);
+    rearm_vtimer(vcpu);
     seL4_UserContext ctx = {0};
     ctx.pc = pc;
     ctx.spsr = VCPU_SPSR_EL1H_DAIF;

@@ -81,7 +81,9 @@ void guest_set_power_handler(guest_power_fn_t fn, void *cookie);
 
 /*
  * Optional: a device reset hook run by guest_restart() after all vCPUs are
- * stopped and before RAM is cleared. Returns false if the table is full.
+ * stopped and before RAM is cleared. Hooks run in registration order and
+ * survive guest_init(). Returns false (with a log line) for a NULL hook, a
+ * hook already registered with the same cookie, or a full table.
  */
 typedef void (*guest_reset_fn_t)(void *cookie);
 bool guest_register_reset_hook(guest_reset_fn_t fn, void *cookie);

@@ -153,11 +153,18 @@ static inline void *shq_ring_entries(struct shq_ring *ring)
     return (char *)ring + SHQ_RING_ENTRIES_OFFSET;
 }
 
-/* Largest capacity (a power of two) for entries of `size` bytes in one ring page. */
+/*
+ * Largest capacity (a power of two) for entries of `entry_size` bytes in one
+ * ring page; 0 when not even one entry fits (or entry_size is 0).
+ */
 static inline uint32_t shq_ring_max_capacity(uint32_t entry_size)
 {
+    const uint32_t room = SHQ_RING_BYTES - SHQ_RING_ENTRIES_OFFSET;
+    if (entry_size == 0 || entry_size > room) {
+        return 0;
+    }
     uint32_t cap = 1;
-    while (cap * 2 * entry_size <= SHQ_RING_BYTES - SHQ_RING_ENTRIES_OFFSET) {
+    while ((uint64_t)cap * 2 * entry_size <= room) {
         cap *= 2;
     }
     return cap;

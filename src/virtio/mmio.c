@@ -507,9 +507,16 @@ bool virtio_mmio_register(struct virtio_mmio_device *dev, const struct virtio_mm
         LOG_ERR("%s: bad device description", p->name);
         return false;
     }
-    if ((gpa & (VIRTIO_MMIO_REGION_SIZE - 1)) != 0 || ch > MICROKIT_MAX_CHANNEL_ID || !guest_vcpu_valid(vcpu)) {
-        LOG_ERR("%s: GPA 0x%llx (must be 0x200 aligned), channel %u or vCPU %zu invalid", p->name,
-                (unsigned long long)gpa, ch, vcpu);
+    if ((gpa & (VIRTIO_MMIO_REGION_SIZE - 1)) != 0) {
+        LOG_ERR("%s: GPA 0x%llx is not 0x%x aligned", p->name, (unsigned long long)gpa, VIRTIO_MMIO_REGION_SIZE);
+        return false;
+    }
+    if (ch > MICROKIT_MAX_CHANNEL_ID) {
+        LOG_ERR("%s: channel %u out of range (0..%d)", p->name, ch, MICROKIT_MAX_CHANNEL_ID);
+        return false;
+    }
+    if (!guest_vcpu_valid(vcpu)) {
+        LOG_ERR("%s: vCPU %zu is not configured (%zu vCPUs)", p->name, vcpu, guest_num_vcpus());
         return false;
     }
     dev->ops = p->ops;
@@ -529,10 +536,12 @@ bool virtio_mmio_register(struct virtio_mmio_device *dev, const struct virtio_mm
         vqueue_reset(&dev->queues[i], p->queue_max);
     }
     virtio_mmio_reset(dev);
-    if (!irq_ready(vcpu, irq) || !track_device(dev)) {
+    if (!irq_ready(vcpu, irq) || !mmio_register(gpa, VIRTIO_MMIO_REGION_SIZE, mmio_handler, dev)) {
         return false;
     }
-    if (!mmio_register(gpa, VIRTIO_MMIO_REGION_SIZE, mmio_handler, dev)) {
+    /* Only a registered device joins the reset list: a refused one may be reused or go out of scope. */
+    if (!track_device(dev)) {
+        mmio_unregister(gpa);
         return false;
     }
     if (!present) {

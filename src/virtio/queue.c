@@ -119,6 +119,13 @@ enum vqueue_pop vqueue_pop(struct vqueue *q, uint16_t *head)
         /* 2.7.13.3: read the ring entries only after the index that covers them. */
         vio_acquire();
     }
+    /* A driver has only num heads: one more in flight means it offered a head twice (class 8). */
+    if ((uint16_t)(q->last_avail - q->used_idx) >= q->num) {
+        LOG_GUEST(LOG_LEVEL_WARN, "avail entry %u: already %u buffers in flight, queue size %u", q->last_avail,
+                  (uint16_t)(q->last_avail - q->used_idx), q->num);
+        q->last_error = "more buffers in flight than the queue size";
+        return VQUEUE_BROKEN;
+    }
     uint16_t h = vio_load16(avail_entry_ptr(q, q->last_avail));
     if (h >= q->num) {
         LOG_GUEST(LOG_LEVEL_WARN, "avail ring entry %u names head %u, queue size %u", q->last_avail, h, q->num);
@@ -133,6 +140,8 @@ enum vqueue_pop vqueue_pop(struct vqueue *q, uint16_t *head)
 void vqueue_unpop(struct vqueue *q, uint16_t n)
 {
     q->last_avail = (uint16_t)(q->last_avail - n);
+    /* avail->idx may have been read after the first of them was taken: check it again against the queue size. */
+    q->avail_seen = q->last_avail;
 }
 
 static enum vqueue_walk malformed(struct vqueue *q, uint16_t head, const char *why)

@@ -43,13 +43,13 @@ void vqueue_start(struct vqueue *q, uint64_t features);
 enum vqueue_pop {
     VQUEUE_EMPTY,
     VQUEUE_GOT,
-    VQUEUE_BROKEN, /* avail->idx moved by more than num, or a head index >= num */
+    VQUEUE_BROKEN, /* avail->idx moved by more than num, a head index >= num, or num heads already in flight */
 };
 
 /* Take the next available head. */
 enum vqueue_pop vqueue_pop(struct vqueue *q, uint16_t *head);
 
-/* Give back the last n heads taken by vqueue_pop() and not yet used. */
+/* Give back the last n heads taken by vqueue_pop() and not yet used; the next pop re-reads avail->idx. */
 void vqueue_unpop(struct vqueue *q, uint16_t n);
 
 enum vqueue_walk {

@@ -113,7 +113,7 @@ static uint64_t pick_arg(struct fz *in, unsigned i)
     uint8_t sel = fz_u8(in);
     switch (sel & 7) {
     case 0:
-        return 0x80000000ull | (sel >> 3); /* MPIDR, Aff0 = 0..31 */
+        return 0x80000000ull | (sel >> 3); /* MPIDR_EL1 as read, bit 31 set: refused as a target */
     case 1:
         return sel >> 3;
     case 2:

@@ -380,12 +380,175 @@ def psci_seeds():
     return s
 
 
+# ---- fuzz_virtio_mmio: cfg, capacities, then operations (fuzz_virtio_mmio.c) ----
+
+VIO_BLK, VIO_NET, VIO_CONSOLE = 0, 1, 2
+ALL_FEATURES = 0xFFFFFFFFFFFFFFFF
+
+
+def vm_access(off, value=0, write=False, width=4):
+    """op 0: raw offset (selector 0xff), mode = log2(width) | write | 64-bit value."""
+    log2 = {1: 0, 2: 1, 4: 2, 8: 3}[width]
+    mode = log2 | (4 if write else 0) | (8 if width == 8 else 0)
+    return u8(0) + u8(0xFF) + u8(mode) + u16(off) + (u64(value) if width == 8 else u32(value))
+
+
+def vm_read(off, width=4):
+    return vm_access(off, 0, False, width)
+
+
+def vm_write(off, value, width=4):
+    return vm_access(off, value, True, width)
+
+
+def vm_queue(q, log2_size=4, ring_sels=(0, 0, 0)):
+    """op_queue_setup operands: QueueSel q, QueueNum 2^log2_size, three ring placements, QueueReady 1."""
+    return u8(q) + u8(log2_size) + b"".join(u8(r) for r in ring_sels)
+
+
+def vm_handshake(queues, want=ALL_FEATURES, driver_ok=True):
+    """op 5: reset, ACK, DRIVER, features (offered & want), FEATURES_OK, two queue set-ups, DRIVER_OK."""
+    ctl = 0x01 | 0x08 | (0 if driver_ok else 0x10)
+    return u8(5) + u8(ctl) + u64(want) + b"".join(queues)
+
+
+def virtio_mmio_seeds():
+    s = {}
+    caps = u8(0x66)
+    both = [vm_queue(0), vm_queue(1)]
+    cfg_reads = b"".join(vm_read(0x100 + o, w) for o, w in ((0, 4), (4, 4), (0, 8), (0x14, 4), (0x22, 2), (0x3C, 1)))
+    s["blk-bringup-config"] = u8(VIO_BLK) + caps + vm_handshake(both) + cfg_reads + vm_write(0x50, 0) + vm_read(0x60)
+    net = vm_handshake(both) + b"".join(vm_read(0x100 + i, 1) for i in range(6))
+    net += vm_read(0x106, 2) + vm_read(0x10A, 2) + vm_read(0x0FC) + vm_write(0x064, 3) + vm_write(0x070, 0)
+    s["net-bringup-mac-status-reset"] = u8(VIO_NET | 0x08) + caps + net
+    # class 1, 9, 16: queue writes after DRIVER_OK, QueueNotify out of range, QueueSel out of range
+    late = vm_write(0x030, 0) + vm_write(0x038, 2) + vm_write(0x080, 0x1000) + vm_write(0x044, 0)
+    late += vm_write(0x050, 5) + vm_write(0x050, 0xFFFFFFFF) + vm_write(0x030, 7) + vm_read(0x034) + vm_write(0x044, 1)
+    s["console-late-queue-writes"] = u8(VIO_CONSOLE) + caps + vm_handshake(both) + late
+    s["no-backend"] = u8(VIO_BLK | 0x80) + caps + vm_read(0x008) + vm_write(0x070, 1) + vm_read(0x070) + vm_read(0x100)
+    # class 14: odd widths on registers and config space, an access running past the window
+    odd = vm_read(0x070, 1) + vm_write(0x070, 1, 2) + vm_read(0x000, 8) + vm_read(0x002) + vm_read(0x101, 2)
+    odd += vm_read(0x13C, 4) + vm_read(0x100, 8) + vm_write(0x100, 0xFF, 1) + vm_read(0x1FC, 8) + vm_read(0x1FE, 4)
+    s["odd-widths"] = u8(VIO_BLK) + caps + odd
+    # rings across the end of RAM, misaligned, outside RAM; QueueNum not a power of two; QueueSel 5
+    bad = u8(6) + u8(0x00) + u8(3) + u8(3) + u16(0x10) + u8(0) + u8(0)
+    bad += u8(6) + u8(0x01) + u8(3) + u8(4) + u8(1) + u8(5) + u16(0x800) + u8(6) + u16(0)
+    bad += u8(6) + u8(0x00) + u8(0x80) + u32(3) + u8(0) + u8(0) + u8(0)
+    bad += u8(6) + u8(0x80) + u32(5) + u8(4) + u8(0) + u8(0) + u8(0)
+    s["bad-queue-setup"] = u8(VIO_NET) + caps + vm_handshake([], driver_ok=False) + bad
+    # the guest makes a buffer available in RAM (avail idx 1, head 0) and notifies; then guest_restart's reset hook
+    poke = u8(7) + u16(0x1002) + u64(1) + u8(10) + u8(0)
+    s["notify-then-reset-hook"] = u8(VIO_CONSOLE) + caps + vm_handshake(both) + poke + u8(9) + u8(1) + u8(11)
+    return s
+
+
+# ---- fuzz_virtio_queue: cfg, capacities, features, queue sizes, then operations (fuzz_virtio_queue.c) ----
+
+
+def vq_blk_chain(type_sel, sector=0, data=(), notify=True, indirect=False, split=False, status=True, queue=0):
+    """op 3 (chain) for virtio-blk: header, data segments of 512 << k bytes, status byte."""
+    ctl = queue | (2 if indirect else 0) | (0x20 if notify else 0)
+    rq = (type_sel & 7) | (0x08 if split else 0) | (len(data) << 4) | (0 if status else 0x40)
+    b = u8(3) + u8(ctl) + u8(rq) + u8((sector & 0x3F) << 2)
+    if type_sel in (4, 5):  # DISCARD, WRITE_ZEROES: one range (sector taken from the header, 8 sectors)
+        b += u8(1) + u8(8) + u8(0)
+    for k in data:
+        b += u8(1) + u8(k)
+    return b
+
+
+def vq_blk_answer(holds):
+    """op 7 (backend): answer held requests by position with their own length and status OK; then signal."""
+    b = u8(7) + u8(len(holds))
+    for h in holds:
+        b += u8(0) + u8(h)
+    return b + u8(1)
+
+
+def vq_desc(idx, len_sel, addr_sel, f, extra=b"", queue=0):
+    """op 0: descriptor idx of a queue; len_sel/addr_sel are pick_len/pick_addr operand bytes."""
+    return u8(0) + u8(queue) + u8(idx) + len_sel + addr_sel + u8(f) + extra
+
+
+def vq_take_irq():
+    return u8(9) + u8(1)
+
+
+def vq_net_tx(frame_len, hdr_flags=None):
+    ctl = 1 | 0x20 | (0x10 if hdr_flags is not None else 0)
+    b = u8(3) + u8(ctl)
+    if hdr_flags is not None:
+        b += u8(hdr_flags) + u8(0)
+    return b + u8(1) + u16(frame_len - 14)
+
+
+def vq_rx_buffers(sizes_in_8, indirect=False):
+    """op 3 on queue 0 for net/console: writable buffers of 1 + 8 * k bytes, notified."""
+    ctl = (2 if indirect else 0) | 0x20 | ((len(sizes_in_8) - 1) << 6)
+    return u8(3) + u8(ctl) + b"".join(u8(1) + u8(k) for k in sizes_in_8)
+
+
+def vq_console_tx(sizes_in_8):
+    ctl = 1 | 0x20 | ((len(sizes_in_8) - 1) << 6)
+    return u8(3) + u8(ctl) + b"".join(u8(1) + u8(k) for k in sizes_in_8)
+
+
+def virtio_queue_seeds():
+    s = {}
+    blk_hdr = u8(VIO_BLK) + u8(0x66) + u8(0x03) + u8(0x44)  # EVENT_IDX + INDIRECT, queue of 16
+    io = vq_blk_chain(1, 2, data=(0,)) + vq_blk_answer([0]) + vq_take_irq()
+    io += vq_blk_chain(0, 2, data=(1,), indirect=True) + vq_blk_answer([0]) + vq_take_irq()
+    io += vq_blk_chain(2) + vq_blk_chain(3, data=(0,), split=True) + vq_blk_answer([0])
+    io += vq_blk_chain(4, 3) + vq_blk_chain(5, 4) + vq_blk_answer([0, 0]) + vq_take_irq()
+    s["blk-io-every-type"] = blk_hdr + io
+    # requests in flight across a device reset (Status 0, then a new bring-up): the answers are stale
+    stale = vq_blk_chain(0, 1, data=(3, 3)) + vq_blk_chain(2) + u8(12) + u8(0)
+    stale += vq_blk_answer([0, 0]) + vq_blk_chain(0, 5, data=(0,)) + vq_blk_answer([0])
+    s["blk-reset-in-flight"] = blk_hdr + stale
+    # descriptors the guest gets wrong: across the end of RAM, wrapping, zero length looping on itself
+    bad = vq_desc(0, u8(4) + u8(16), u8(5) + u8(16), 0x01)  # 16 bytes ending at the end of RAM, NEXT
+    bad += vq_desc(1, u8(4) + u8(0x30), u8(6) + u8(0x20), 0x03)  # addr + len wraps, WRITE|NEXT
+    bad += u8(2) + u8(0) + u8(0) + u8(6) + u8(0)  # head 0 published and notified
+    bad += vq_desc(2, u8(0x0F), u8(0), 0x41, u16(2))  # zero length, NEXT -> itself
+    bad += u8(12) + u8(0) + u8(2) + u8(0) + u8(2) + u8(6) + u8(0)  # reset, bring-up, head 2, notify
+    s["blk-bad-descriptors"] = blk_hdr + bad
+    net_hdr = u8(VIO_NET | 0x08) + u8(0x66) + u8(0x0F) + u8(0x66)  # link up, MRG_RXBUF, queues of 64
+    net = vq_net_tx(60) + vq_net_tx(1514) + vq_net_tx(100, hdr_flags=1)
+    net += u8(7) + u8(2) + u8(0) + u8(0) + u8(0) + u8(0) + u8(1)  # the backend returns two TX buffers
+    net += vq_rx_buffers([200]) + vq_rx_buffers([4, 4, 4], indirect=True)
+    net += u8(7) + u8(2) + u8(1) + u8(0) + u8(1) + u8(1) + u8(0) + u8(2) + u8(1) + vq_take_irq()
+    s["net-tx-rx-mrg"] = net_hdr + net
+    # the backend returns buffers it does not hold and frames of impossible lengths
+    bogus = u8(7) + u8(3) + u8(2) + u32(0x10000) + u16(60) + u8(3) + u32(0x12345) + u16(60)
+    bogus += u8(1) + u8(0) + u8(4) + u8(1) + vq_rx_buffers([200]) + u8(7) + u8(1) + u8(1) + u8(0) + u8(6) + u16(0xFFFF)
+    bogus += u8(1)
+    s["net-backend-bogus"] = net_hdr + bogus
+    # MRG_RXBUF gives back every chain of a frame that does not fit after the driver overran its ring of 4
+    # (test_regress_virtio_unpop.c): the next frame must find avail->idx too far ahead
+    def rx_frame(n):
+        return u8(7) + u8(1) + u8(1) + u8(0) + u8(6) + u16(n) + u8(1)
+
+    mrg = u8(VIO_NET | 0x08) + u8(0x66) + u8(0x0C) + u8(0x22)
+    mrg += vq_rx_buffers([200]) + vq_rx_buffers([200]) + rx_frame(100)
+    mrg += b"".join(vq_rx_buffers([2]) for _ in range(4)) + rx_frame(1000) + rx_frame(20)
+    s["net-mrg-overrun-after-giving-back"] = mrg
+    con_hdr = u8(VIO_CONSOLE) + u8(0x44) + u8(0x01) + u8(0x44)
+    con = vq_console_tx([2, 1]) + u8(7) + u8(0) + u8(1) + vq_rx_buffers([1]) + u8(7) + u8(40) + u8(1)
+    con += vq_take_irq() + vq_rx_buffers([0, 0]) + u8(7) + u8(0) + u8(1)
+    s["console-tx-rx"] = con_hdr + con
+    # the backend moves a ring index somewhere impossible, then plays fair again
+    s["console-corrupt-ring"] = con_hdr + vq_console_tx([4]) + u8(11) + u8(1) + u8(5) + u32(0x80000000)
+    return s
+
+
 HARNESSES = {
     "dtb_chosen": dtb_chosen_seeds,
     "loader": loader_seeds,
     "fault_mmio": fault_mmio_seeds,
     "vgic_dist": vgic_dist_seeds,
     "psci": psci_seeds,
+    "virtio_mmio": virtio_mmio_seeds,
+    "virtio_queue": virtio_queue_seeds,
 }
 
 
@@ -397,7 +560,7 @@ def main():
         for seed, data in seeds.items():
             with open(os.path.join(d, seed), "wb") as f:
                 f.write(data)
-        print("%-11s %2d seeds, %5d bytes" % (name, len(seeds), sum(len(v) for v in seeds.values())))
+        print("%-12s %2d seeds, %5d bytes" % (name, len(seeds), sum(len(v) for v in seeds.values())))
     return 0
 
 

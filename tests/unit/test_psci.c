@@ -276,6 +276,9 @@ static void cpu_on_errors(enum conduit how)
     assert_int_equal(x0_of(how, PSCI_FID_64(PSCI_FID_CPU_ON), 3, T_LOAD, 0), INVALID_PARAMETERS);
     assert_int_equal(x0_of(how, PSCI_FID_64(PSCI_FID_CPU_ON), 0x101, T_LOAD, 0), INVALID_PARAMETERS);
     assert_int_equal(x0_of(how, PSCI_FID_64(PSCI_FID_CPU_ON), 1ull << 45, T_LOAD, 0), INVALID_PARAMETERS);
+    /* DEN0022 5.1.4: bits 31:24 of target_cpu must be zero (MPIDR_EL1 bit 31 reads 1 but is no affinity). */
+    assert_int_equal(x0_of(how, PSCI_FID_64(PSCI_FID_CPU_ON), 0x80000001ull, T_LOAD, 0), INVALID_PARAMETERS);
+    assert_int_equal(x0_of(how, PSCI_FID_64(PSCI_FID_CPU_ON), 0x01000001ull, T_LOAD, 0), INVALID_PARAMETERS);
     /* Already on: the caller itself. */
     assert_int_equal(x0_of(how, PSCI_FID_64(PSCI_FID_CPU_ON), 0, T_LOAD, 0), ALREADY_ON);
     /* Entry outside RAM, at its last bytes, and misaligned. */
@@ -302,7 +305,7 @@ static void cpu_on_success(enum conduit how)
     t->sysregs[seL4_VCPUReg_CNTV_CTL] = 1;
     t->sysregs[seL4_VCPUReg_TTBR1] = 0x1234000;
     uint64_t entry = T_RAM_GPA + 0x1000;
-    assert_int_equal(x0_of(how, PSCI_FID_64(PSCI_FID_CPU_ON), 0x80000002ull, entry, 0xc0ffee), 0);
+    assert_int_equal(x0_of(how, PSCI_FID_64(PSCI_FID_CPU_ON), 2, entry, 0xc0ffee), 0);
     assert_int_equal(vcpu_power_state(2), VCPU_POWER_ON);
     assert_true(t->runnable);
     assert_int_equal(t->regs.pc, entry);
@@ -334,7 +337,9 @@ static void test_cpu_on_success_resets_target(void **state)
 
 static void affinity_info(enum conduit how)
 {
-    assert_int_equal(x0_of(how, PSCI_FID_64(PSCI_FID_AFFINITY_INFO), 0x80000000ull, 0, 0), 0); /* ON */
+    assert_int_equal(x0_of(how, PSCI_FID_64(PSCI_FID_AFFINITY_INFO), 0, 0, 0), 0); /* ON */
+    /* Bit 31 of MPIDR_EL1 is not part of a target affinity (DEN0022 5.1.5). */
+    assert_int_equal(x0_of(how, PSCI_FID_64(PSCI_FID_AFFINITY_INFO), 0x80000000ull, 0, 0), INVALID_PARAMETERS);
     assert_int_equal(x0_of(how, PSCI_FID_64(PSCI_FID_AFFINITY_INFO), 1, 0, 0), 1); /* OFF */
     assert_int_equal(x0_of(how, PSCI_FID_AFFINITY_INFO, 2, 0, 0), 1);
     assert_int_equal(x0_of(how, PSCI_FID_AFFINITY_INFO, 7, 0, 0), INVALID_PARAMETERS);

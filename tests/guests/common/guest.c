@@ -3,6 +3,7 @@
  * 0x018), the exception report and small helpers shared by the test guests.
  */
 #include "guest.h"
+#include "smp_internal.h"
 
 #define UART_BASE 0x09000000ul
 #define UARTDR 0x000
@@ -87,12 +88,18 @@ static uint64_t read_far(void)
 }
 
 /*
+ * An IRQ or FIQ taken from EL1 (vector entries 1, 2 with SP_EL0 and 5, 6 with
+ * SP_EL1: Arm ARM D1.10.2) goes to this CPU's handler, if it has one (smp.c).
+ *
  * An SMC or HVC with nothing above EL1 to take it is UNDEFINED (Arm ARM
  * D1.19: EC 0x00). Report it, make the call return GUEST_CALL_UNDEFINED and
  * go on, so a probe can say which conduits exist. Anything else halts.
  */
 void exception_handle(struct exc_frame *frame, uint64_t vector)
 {
+    if (vector < 8 && ((vector & 3) == 1 || (vector & 3) == 2) && guest_irq_dispatch((vector & 3) == 2)) {
+        return;
+    }
     uint64_t esr = read_esr();
     uint32_t insn = ESR_EC(esr) == EC_UNKNOWN ? *(volatile uint32_t *)frame->elr : 0;
 
@@ -105,7 +112,9 @@ void exception_handle(struct exc_frame *frame, uint64_t vector)
         frame->elr += 4;
         return;
     }
-    uart_puts("guest: unexpected exception, vector ");
+    uart_puts("guest: unexpected exception on CPU ");
+    uart_put_dec(guest_cpu());
+    uart_puts(", vector ");
     uart_put_dec(vector);
     uart_puts(" ESR ");
     uart_put_hex(esr, 8);

@@ -3,6 +3,8 @@
  * (Linux booting.rst; the same contract for raw binaries). Sets up a stack
  * and the exception vectors, clears BSS and calls guest_main(x0).
  */
+#include "guest_asm.h"
+
     .section .text.start, "ax"
     .global _start
 _start:
@@ -12,6 +14,9 @@ _start:
     mov     sp, x1
     ldr     x1, =guest_vectors
     msr     vbar_el1, x1
+    mrs     x1, mpidr_el1
+    and     x1, x1, #0xff
+    msr     tpidr_el1, x1
     isb
     ldr     x1, =__bss_start
     ldr     x2, =__bss_end
@@ -23,6 +28,60 @@ _start:
     bl      guest_main
 3:  wfi
     b       3b
+
+/*
+ * Entry of a CPU started by PSCI CPU_ON (DEN0022 CPU_ON: x0 = context id,
+ * EL1 with the MMU and caches off). Before it changes anything it records
+ * in guest_cpu_entries[Aff0] what it was started with: x0, the OR of
+ * x1..x30 (0 if every one was reset), SCTLR_EL1, CurrentEL, DAIF, SPSel and
+ * CNTV_CTL_EL0; then it bumps the record's entry count. It takes its own
+ * stack (__stack_top - Aff0 * GUEST_STACK_SIZE), the shared vectors, keeps
+ * its CPU number in TPIDR_EL1 and calls guest_secondary_main(cpu, x0) if
+ * set; a CPU whose Aff0 is out of range, or that returns, parks in WFI.
+ */
+    .text
+    .global guest_secondary_entry
+guest_secondary_entry:
+    .irp r, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30
+    orr     x1, x1, x\r
+    .endr
+    mrs     x2, mpidr_el1
+    and     x2, x2, #0xff
+    cmp     x2, #GUEST_MAX_CPUS
+    b.hs    9f
+    ldr     x3, =guest_cpu_entries
+    add     x3, x3, x2, lsl #GUEST_ENTRY_SHIFT
+    str     x0, [x3, #ENTRY_CONTEXT_ID]
+    str     x1, [x3, #ENTRY_GPR_OR]
+    mrs     x4, sctlr_el1
+    str     x4, [x3, #ENTRY_SCTLR]
+    mrs     x4, CurrentEL
+    str     x4, [x3, #ENTRY_CURRENT_EL]
+    mrs     x4, daif
+    str     x4, [x3, #ENTRY_DAIF]
+    mrs     x4, spsel
+    str     x4, [x3, #ENTRY_SPSEL]
+    mrs     x4, cntv_ctl_el0
+    str     x4, [x3, #ENTRY_CNTV_CTL]
+    ldr     x4, [x3, #ENTRY_COUNT]
+    add     x4, x4, #1
+    dmb     sy
+    str     x4, [x3, #ENTRY_COUNT]
+    msr     tpidr_el1, x2
+    ldr     x4, =__stack_top
+    sub     x4, x4, x2, lsl #GUEST_STACK_SHIFT
+    mov     sp, x4
+    ldr     x4, =guest_vectors
+    msr     vbar_el1, x4
+    isb
+    ldr     x4, =guest_secondary_main
+    ldr     x4, [x4]
+    cbz     x4, 9f
+    mov     x1, x0
+    mov     x0, x2
+    blr     x4
+9:  wfi
+    b       9b
 
 /*
  * Exception vectors (Arm ARM D1.10.2: 16 entries of 0x80 bytes). Each saves
