@@ -159,14 +159,15 @@ def test_guest1_reboots_guest0_unaffected(guest, test_log, gic, reboots):
             started = time.monotonic()
             log.note(f"guest 1 reboot {n}/{reboots} (its uptime {before:.1f} s)")
             g1.send(b"reboot\r")
-            after = wait_rebooted(g1, started)
+            after = wait_rebooted(g1, started)  # only returns with the uptime of a new boot
             # Guest 0 went on meanwhile, in the same boot and the same counter process.
             up0, count = uptime(con), counter(con)
             assert up0 > last_uptime0, f"guest 0's uptime went from {last_uptime0} to {up0}"
             assert count > last_count, f"guest 0's counter went from {last_count} to {count}"
             con.check(f"kill -0 {pid}")
             last_uptime0, last_count = up0, count
-            log.note(f"guest 1 back after {time.monotonic() - started:.1f} s; guest 0 uptime {up0:.1f} s, "
+            log.note(f"guest 1 back after {time.monotonic() - started:.1f} s (uptime {after:.1f} s); "
+                     f"guest 0 uptime {up0:.1f} s, "
                      f"counter {count}")
 
         assert g1.check("echo guest1-ok").strip().endswith("guest1-ok")
