@@ -1,7 +1,8 @@
 # The main job (examples/linux): the VMM program linked with hyp, libvmm,
 # Debian's arm64 libfdt and the guest images (mk/guest.mk).
 #
-#   make image [OUT=path] [KERNEL=...] [INITRD=...] [CMDLINE=...] [GUESTS=2 [CMDLINE1=...]]
+#   make image [OUT=path] [KERNEL=...] [INITRD=...] [CMDLINE=...]
+#              [GUESTS=2 [KERNEL1=...] [INITRD1=...] [CMDLINE1=...]]
 #       link the ELF (and copy it to OUT if given)
 #   make run [GUESTS=2]  the same, then boot it in QEMU (interactive on a
 #              terminal, smoke check and power-off otherwise)
@@ -10,7 +11,8 @@
 # (hyp/README.md, "Several PDs"): PD 0 is the VMM above (PL011, disk, network,
 # virtio console), PD 1 a second copy of examples/linux/vmm.c built with
 # system_console.c (no PL011; its console is a virtio console, its hvc0,
-# on QEMU's second virtconsole). Both use the same kernel and initrd; SMP=n
+# on QEMU's second virtconsole). Both use the same kernel and initrd unless
+# KERNEL1= / INITRD1= give the second its own (INITRD1= empty: none); SMP=n
 # gives each guest n vCPUs (QEMU gets 2n CPUs and 2 GiB).
 
 LINUX_VMM := $(BUILD)/linux-vmm/linux-vmm.elf
@@ -47,9 +49,9 @@ $(LINUX_VMM1_OBJDIR)/%.o: examples/linux/%.c examples/linux/platform.h $(HYP_HEA
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(LINUX_VMM1_CFLAGS) -c $< -o $@
 
-LINUX_VMM1_IMAGE_DEFS := -DGUEST_KERNEL_PATH='"$(abspath $(GUEST_KERNEL))"' \
-    -DGUEST_DTB_PATH='"$(abspath $(GUEST1_DTB))"' $(if $(GUEST_INITRD),-DGUEST_INITRD_PATH='"$(abspath $(GUEST_INITRD))"')
-$(LINUX_VMM1_OBJDIR)/images.o: examples/linux/images.S $(GUEST_KERNEL) $(GUEST1_DTB) $(GUEST_INITRD) \
+LINUX_VMM1_IMAGE_DEFS := -DGUEST_KERNEL_PATH='"$(abspath $(GUEST1_KERNEL))"' \
+    -DGUEST_DTB_PATH='"$(abspath $(GUEST1_DTB))"' $(if $(GUEST1_INITRD),-DGUEST_INITRD_PATH='"$(abspath $(GUEST1_INITRD))"')
+$(LINUX_VMM1_OBJDIR)/images.o: examples/linux/images.S $(GUEST1_KERNEL) $(GUEST1_DTB) $(GUEST1_INITRD) \
     $(GUEST_CONFIG_STAMP) $(GUEST1_DTB_PARAMS)
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(HYP_ASFLAGS) $(LINUX_VMM1_IMAGE_DEFS) -c $< -o $@

@@ -7,6 +7,8 @@
 #   GUEST_DTB     the guest's device tree, built from CMDLINE, SMP and GIC
 #   GUEST1_DTB    the device tree of the second guest of `make run GUESTS=2`:
 #                 no PL011, one virtio console (hvc0), built from CMDLINE1, SMP, GIC
+#   GUEST1_KERNEL, GUEST1_INITRD  the second guest's images (KERNEL1=, INITRD1=;
+#                 by default the first guest's)
 #   GUEST_CONFIG_STAMP  rewritten whenever the three paths change: depend on
 #                 it too, so switching KERNEL= back to an older file relinks
 # `make guest-images` (re)builds whatever of them is missing or stale;
@@ -51,6 +53,12 @@ endif
 
 GUEST_KERNEL := $(KERNEL)
 GUEST_INITRD := $(INITRD)
+KERNEL1 ?= $(KERNEL)
+ifeq ($(origin INITRD1),undefined)
+INITRD1 := $(INITRD)
+endif
+GUEST1_KERNEL := $(KERNEL1)
+GUEST1_INITRD := $(INITRD1)
 GUEST_DTB := $(GUEST_DIR)/guest.dtb
 GUEST_DTS := $(GUEST_DIR)/guest.dts
 GUEST_SMP := $(SMP)
@@ -72,12 +80,12 @@ guest_write_if_changed = $(shell mkdir -p $(dir $(1)) && printf '%s\n' $(call gu
     { cmp -s $(1).new $(1) && rm -f $(1).new || mv -f $(1).new $(1); })
 
 $(call guest_write_if_changed,$(GUEST_DTB_PARAMS),$(GUEST_RAM_BASE) $(GUEST_RAM_SIZE) $(GUEST_SMP) $(GUEST_GIC) $(GUEST_VIRTIO) $(GUEST_CMDLINE))
-$(call guest_write_if_changed,$(GUEST_CONFIG_STAMP),$(abspath $(GUEST_KERNEL)) $(abspath $(GUEST_INITRD)) $(abspath $(GUEST_DTB)))
+$(call guest_write_if_changed,$(GUEST_CONFIG_STAMP),$(abspath $(GUEST_KERNEL)) $(abspath $(GUEST_INITRD)) $(abspath $(GUEST_DTB)) $(abspath $(GUEST1_KERNEL)) $(abspath $(GUEST1_INITRD)))
 $(call guest_write_if_changed,$(GUEST1_DTB_PARAMS),$(GUEST_RAM_BASE) $(GUEST_RAM_SIZE) $(GUEST_SMP) $(GUEST_GIC) $(GUEST1_CMDLINE))
 
 .PHONY: guest-images guest-info guest-build-default
 
-guest-images: $(GUEST_KERNEL) $(GUEST_INITRD) $(GUEST_DTB)
+guest-images: $(GUEST_KERNEL) $(GUEST_INITRD) $(GUEST_DTB) $(sort $(GUEST1_KERNEL) $(GUEST1_INITRD))
 
 # The Debian images: the script always runs (it notices a new package
 # version), but rewrites the files only when their contents change.
@@ -104,6 +112,8 @@ guest-info:
 	@echo 'GUEST_DTB=$(GUEST_DTB)'
 	@echo 'GUEST_CMDLINE=$(GUEST_CMDLINE)'
 	@echo 'GUEST_DEFAULT_CMDLINE=$(GUEST_DEFAULT_CMDLINE)'
+	@echo 'GUEST1_KERNEL=$(GUEST1_KERNEL)'
+	@echo 'GUEST1_INITRD=$(GUEST1_INITRD)'
 	@echo 'GUEST1_DTB=$(GUEST1_DTB)'
 	@echo 'GUEST1_CMDLINE=$(GUEST1_CMDLINE)'
 	@echo 'GUEST1_DEFAULT_CMDLINE=$(GUEST1_DEFAULT_CMDLINE)'
