@@ -10,15 +10,27 @@
 #   make -f mk/hyp.mk hyp-selftest-idle     # idle guest: QEMU must not burn CPU while the guest WFIs
 #   make -f mk/hyp.mk hyp-selftest-cost     # instructions per null HVC round trip (-icount shift=0)
 #   make -f mk/hyp.mk hyp-selftest-backends # hyp's virtio backends (blk/net/console) against QEMU's devices
+#   make -f mk/hyp.mk hyp-selftest-multi    # two VMM programs (PDs) side by side: isolation, one ending alone
 #   make -f mk/hyp.mk hyp-selftest HYP_SELFTEST_APPEND=hyp.log=debug    # with hyp's log lines
 #
 # Linking a VMM program (from the including Makefile):
 #
 #   $(eval $(call hyp_vmm_program,<name>,<VMM objects>,<extra libraries>))
 #
-# defines $(BUILD)/<name>/<name>.elf = $(HYP_OBJS) + the VMM objects + the extra libraries
-# (e.g. build/libvmm.a $(HYP_LIBFDT)) + picolibc + libgcc, linked with $(HYP_LDSCRIPT).
-# The VMM objects must define `const struct hyp_system hyp_system` (hyp/include/hyp/system.h).
+# defines $(BUILD)/<name>/<name>.elf = $(HYP_OBJS) + the program (below) + picolibc + libgcc,
+# linked with $(HYP_LDSCRIPT): hyp with one PD. The VMM objects must define
+# `const struct hyp_system hyp_system` (hyp/include/hyp/system.h) describing that one PD.
+#
+# Several VMM programs (PDs) in one image, each with its own init/notified/fault and its own copy
+# of every library it uses (hyp/README.md, "Several PDs"):
+#
+#   $(eval $(call hyp_program,<prog>,<VMM objects>,<extra libraries>))   # one per PD
+#   $(eval $(call hyp_image,<name>,<prog0> <prog1> ...))                 # PD 0 first
+#
+# hyp_program partially links hyp/program/program.c (the PD's libmicrokit variables and its
+# .hyp_programs record), the VMM objects and the libraries (e.g. build/aarch64/libvmm.a $(HYP_LIBFDT))
+# into $(BUILD)/<prog>/<prog>.prog.o and makes every symbol in it local; what stays undefined
+# (seL4_*, microkit_*, memcpy, ...) is resolved against hyp and picolibc by hyp_image.
 # Compile VMM and target-library code with $(TARGET_CC) $(HYP_CFLAGS); for libfdt's headers add
 # -idirafter /usr/include (never -I/usr/include: it would shadow picolibc's headers).
 # Run it with: $(HYP_QEMU) -kernel $(BUILD)/<name>/<name>.elf [-append "hyp.log=info"]
@@ -70,11 +82,33 @@ $(BUILD)/hyp/%.S.o: hyp/src/%.S $(HYP_HEADERS)
 $(BUILD)/hyp/libhyp.a: $(HYP_OBJS)
 	rm -f $@ && aarch64-linux-gnu-ar rcs $@ $^
 
-# $(call hyp_vmm_program,name,vmm-objects,extra-libs)
-define hyp_vmm_program
-$(BUILD)/$(1)/$(1).elf: $(HYP_OBJS) $(2) $(filter %.a,$(3)) $(HYP_LDSCRIPT)
+TARGET_LD ?= aarch64-linux-gnu-ld
+HYP_PROGRAM_OBJ := $(BUILD)/hyp/program/program.o
+$(HYP_PROGRAM_OBJ): hyp/program/program.c $(HYP_HEADERS)
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) $(HYP_CFLAGS) -c $< -o $@
+
+# $(call hyp_program,prog,vmm-objects,extra-libs): $(BUILD)/prog/prog.prog.o, every symbol local
+# (-d allocates common symbols first, so none stays global).
+define hyp_program
+$(BUILD)/$(1)/$(1).prog.o: $(HYP_PROGRAM_OBJ) $(2) $(filter %.a,$(3))
 	@mkdir -p $$(dir $$@)
-	$(TARGET_CC) $(HYP_LDFLAGS) -o $$@ $(HYP_OBJS) $(2) $(3) $(HYP_LIBS)
+	$(TARGET_LD) -r -d -o $$@.tmp $(HYP_PROGRAM_OBJ) $(2) --start-group $(3) --end-group
+	$(TARGET_OBJCOPY) --wildcard --localize-symbol='*' $$@.tmp $$@
+	@rm -f $$@.tmp
+endef
+
+# $(call hyp_image,name,progs): $(BUILD)/name/name.elf with the programs' PDs in this order.
+define hyp_image
+$(BUILD)/$(1)/$(1).elf: $(HYP_OBJS) $(foreach p,$(2),$(BUILD)/$(p)/$(p).prog.o) $(HYP_LDSCRIPT)
+	@mkdir -p $$(dir $$@)
+	$(TARGET_CC) $(HYP_LDFLAGS) -o $$@ $(HYP_OBJS) $(foreach p,$(2),$(BUILD)/$(p)/$(p).prog.o) $(HYP_LIBS)
+endef
+
+# $(call hyp_vmm_program,name,vmm-objects,extra-libs): hyp_program + hyp_image with that one program.
+define hyp_vmm_program
+$(call hyp_program,$(1),$(2),$(3))
+$(call hyp_image,$(1),$(1))
 endef
 
 # ---------------------------------------------------------------------------------------------
@@ -162,6 +196,34 @@ hyp-selftest-smp: $(BUILD)/hyp-selftest-smp/hyp-selftest-smp.elf
 	grep -q "hyp-selftest-smp: PASS" $(HYP_SMP)/run.log && [ $$status -eq 0 ]
 
 # ---------------------------------------------------------------------------------------------
+# Several-PD test: hyp/selftest/multi_* (two VMM programs, PD 0 and PD 1, in one image, one guest
+# each, on CPUs 0 and 1), run by hyp/selftest/multi_run.py. hyp-selftest-multi<v>.elf = PD 0 +
+# PD 1 of variant v: 0 PD 1's guest powers off, 1 PD 1's VMM crashes (bad pointer), 2 PD 1's VMM
+# signals a channel it does not have. PD 0 must finish after PD 1 ended; QEMU exits 0 only in 0.
+HYP_MULTI := $(BUILD)/hyp-selftest-multi
+HYP_MULTI_APPEND ?=
+
+$(HYP_MULTI)/guest.bin: hyp/selftest/multi_guest.S hyp/selftest/selftest.h
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) $(HYP_GUEST_CFLAGS) -D__ASSEMBLER__ -c $< -o $(HYP_MULTI)/guest.o
+	$(TARGET_OBJCOPY) -O binary -j .text.entry $(HYP_MULTI)/guest.o $@
+
+# $(call hyp_multi_pd,pd,variant): the VMM program multi-pd<pd>-v<variant>
+define hyp_multi_pd
+$(HYP_MULTI)/vmm-pd$(1)-v$(2).o: hyp/selftest/multi_vmm.c hyp/selftest/selftest.h $(HYP_MULTI)/guest.bin $(HYP_HEADERS)
+	$(TARGET_CC) $(HYP_CFLAGS) -DMULTI_PD=$(1) -DMULTI_VARIANT=$(2) -DGUEST_BIN='"$(HYP_MULTI)/guest.bin"' -c $$< -o $$@
+$(eval $(call hyp_program,multi-pd$(1)-v$(2),$(HYP_MULTI)/vmm-pd$(1)-v$(2).o,))
+endef
+$(eval $(call hyp_multi_pd,0,0))
+$(foreach v,0 1 2,$(eval $(call hyp_multi_pd,1,$(v))))
+$(foreach v,0 1 2,$(eval $(call hyp_image,hyp-selftest-multi$(v),multi-pd0-v0 multi-pd1-v$(v))))
+
+.PHONY: hyp-selftest-multi
+hyp-selftest-multi: $(foreach v,0 1 2,$(BUILD)/hyp-selftest-multi$(v)/hyp-selftest-multi$(v).elf)
+	@/usr/bin/python3 hyp/selftest/multi_run.py --qemu "$(HYP_QEMU_M)" --work $(HYP_MULTI) \
+	  --append "$(HYP_MULTI_APPEND)" $^
+
+# ---------------------------------------------------------------------------------------------
 # Backend test: hyp/selftest/backends*.c, a VMM with no guest that drives the shared-queue client side
 # of <libvmm/shq.h> against hyp's drivers for QEMU's virtio-blk/net/console devices, run by
 # hyp/selftest/backends_run.py (scratch disk images, user-net TFTP, console socket, image checks).
@@ -184,7 +246,7 @@ hyp-selftest-backends: $(foreach v,0 1 2,$(BUILD)/hyp-backends$(v)/hyp-backends$
 	  --append "$(HYP_BACKENDS_APPEND)" --elf $^
 
 hyp-format:
-	clang-format -i $(wildcard hyp/src/*.c hyp/include/hyp/*.h hyp/selftest/*.c hyp/selftest/*.h)
+	clang-format -i $(wildcard hyp/src/*.c hyp/include/*.h hyp/include/hyp/*.h hyp/program/*.c hyp/selftest/*.c hyp/selftest/*.h)
 
 # Run on its own (make -f mk/hyp.mk), the default goal is the selftest; included, leave the includer's goal alone.
 ifeq ($(firstword $(MAKEFILE_LIST)),mk/hyp.mk)

@@ -27,7 +27,10 @@
 #   --hostfwd SPEC    forward a host port into the guest, e.g.
 #                     tcp:127.0.0.1:8080-:80; repeatable; implies --net
 #   --console-socket PATH  a virtconsole whose host side is a Unix socket
-#                     at PATH (QEMU listens; connect to talk to the guest)
+#                     at PATH (QEMU listens; connect to talk to the guest);
+#                     repeatable: one virtio-serial device each, in order
+#                     (with two guests the first is guest 0's hvc0, the
+#                     second guest 1's console; tools/attach-console.py)
 #   --dry-run         print the QEMU command line instead of running it
 #   -- ARGS...        extra QEMU arguments
 #
@@ -42,8 +45,8 @@ die() {
 
 mode="test" direct=0 smp=${SMP:-1} gic=${GIC:-2} mem="" log=${HYP_LOG:-} gdb=0 dry=0
 kernel="" initrd="" dtb="" elf=""
-extra=() disks=() hostfwds=()
-net=0 console_socket=""
+extra=() disks=() hostfwds=() console_sockets=()
+net=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -61,7 +64,7 @@ while [ $# -gt 0 ]; do
     --disk) disks+=("$2"); shift 2 ;;
     --net) net=1; shift ;;
     --hostfwd) hostfwds+=("$2"); net=1; shift 2 ;;
-    --console-socket) console_socket=$2; shift 2 ;;
+    --console-socket) console_sockets+=("$2"); shift 2 ;;
     --dtb) dtb=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     -*) die "unknown option $1 (see the comment at the top of $0)" ;;
@@ -110,10 +113,12 @@ if [ "$net" = 1 ]; then
     for f in "${hostfwds[@]}"; do netdev+=",hostfwd=$f"; done
     cmd+=(-netdev "$netdev" -device virtio-net-device,netdev=net0)
 fi
-if [ -n "$console_socket" ]; then
-    cmd+=(-device virtio-serial-device -chardev "socket,id=vcon0,path=$console_socket,server=on,wait=off"
-        -device virtconsole,chardev=vcon0)
-fi
+# Each virtconsole on its own virtio-serial device (bus=): port 0, no MULTIPORT needed.
+for i in "${!console_sockets[@]}"; do
+    cmd+=(-device "virtio-serial-device,id=vser$i"
+        -chardev "socket,id=vcon$i,path=${console_sockets[$i]},server=on,wait=off"
+        -device "virtconsole,chardev=vcon$i,bus=vser$i.0")
+done
 
 [ "$gdb" = 0 ] || cmd+=(-s -S)
 cmd+=("${extra[@]}")

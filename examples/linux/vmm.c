@@ -5,6 +5,12 @@
  * The guest's memory map (RAM, DTB and initrd addresses) comes from the build
  * (mk/guest.mk) so that it matches the guest device tree; the images are
  * linked into this program (images.S), as Microkit VMMs do.
+ *
+ * Which devices the guest gets is the build's choice too (mk/examples.mk):
+ * by default the PL011 (passed through) and virtio blk, net and console in
+ * slots 0, 1, 2 (system.c). A second guest on the same machine (make run
+ * GUESTS=2) cannot have the PL011: it is built with GUEST_UART=0 and only a
+ * virtio console in slot 0 (system_console.c), its console being hvc0.
  */
 #include <stdint.h>
 #include <string.h>
@@ -20,15 +26,28 @@
 #define GICR_GPA 0x080a0000 /* GICv3 redistributors, 128 KiB per vCPU (QEMU virt layout) */
 #define UART_IRQ 33
 #define UART_CHANNEL 1
+#ifndef GUEST_UART
+#define GUEST_UART 1 /* the PL011 passed through (one guest of a machine at most) */
+#endif
 
 /*
  * virtio-mmio devices the guest DT lists (examples/linux/guest/gen-dts.sh
- * --virtio 3): slot i at 0x0a000000 + i * 0x200, INTID 48 + i. Each is backed
+ * --virtio N): slot i at 0x0a000000 + i * 0x200, INTID 48 + i. Each is backed
  * by a shared-queue region and channel from the system description; a device
- * whose backend is absent reads DeviceID 0 and the guest skips it.
+ * whose backend is absent reads DeviceID 0 and the guest skips it. A slot
+ * of -1 leaves that device out.
  */
 #define VIRTIO_GPA(slot) (0x0a000000ull + (slot)*0x200ull)
 #define VIRTIO_IRQ(slot) (48 + (slot))
+#ifndef GUEST_BLK_SLOT
+#define GUEST_BLK_SLOT 0
+#endif
+#ifndef GUEST_NET_SLOT
+#define GUEST_NET_SLOT 1
+#endif
+#ifndef GUEST_CONSOLE_SLOT
+#define GUEST_CONSOLE_SLOT 2
+#endif
 #define BLK_CHANNEL 2
 #define NET_CHANNEL 3
 #define CONSOLE_CHANNEL 4
@@ -125,16 +144,20 @@ void init(void)
         platform_fail("guest images could not be loaded");
         return;
     }
-    if (!virq_controller_init(BOOT_VCPU) || !virq_register_passthrough(BOOT_VCPU, UART_IRQ, UART_CHANNEL)) {
+    if (!virq_controller_init(BOOT_VCPU) ||
+        (GUEST_UART && !virq_register_passthrough(BOOT_VCPU, UART_IRQ, UART_CHANNEL))) {
         platform_fail("virtual interrupt controller setup failed");
         return;
     }
-    if (!virtio_blk_init(&blk, VIRTIO_GPA(0), BOOT_VCPU, VIRTIO_IRQ(0), (void *)blk_shq_vaddr, SHQ_REGION_MIN_SIZE,
-                         BLK_CHANNEL) ||
-        !virtio_net_init(&net, VIRTIO_GPA(1), BOOT_VCPU, VIRTIO_IRQ(1), (void *)net_shq_vaddr, SHQ_REGION_MIN_SIZE,
-                         NET_CHANNEL) ||
-        !virtio_console_init(&console, VIRTIO_GPA(2), BOOT_VCPU, VIRTIO_IRQ(2), (void *)console_shq_vaddr,
-                             SHQ_REGION_MIN_SIZE, CONSOLE_CHANNEL)) {
+    if ((GUEST_BLK_SLOT >= 0 &&
+         !virtio_blk_init(&blk, VIRTIO_GPA(GUEST_BLK_SLOT), BOOT_VCPU, VIRTIO_IRQ(GUEST_BLK_SLOT),
+                          (void *)blk_shq_vaddr, SHQ_REGION_MIN_SIZE, BLK_CHANNEL)) ||
+        (GUEST_NET_SLOT >= 0 &&
+         !virtio_net_init(&net, VIRTIO_GPA(GUEST_NET_SLOT), BOOT_VCPU, VIRTIO_IRQ(GUEST_NET_SLOT),
+                          (void *)net_shq_vaddr, SHQ_REGION_MIN_SIZE, NET_CHANNEL)) ||
+        (GUEST_CONSOLE_SLOT >= 0 &&
+         !virtio_console_init(&console, VIRTIO_GPA(GUEST_CONSOLE_SLOT), BOOT_VCPU, VIRTIO_IRQ(GUEST_CONSOLE_SLOT),
+                              (void *)console_shq_vaddr, SHQ_REGION_MIN_SIZE, CONSOLE_CHANNEL))) {
         platform_fail("virtio device setup failed");
         return;
     }

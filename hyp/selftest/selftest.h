@@ -32,7 +32,7 @@
 /* SELFTEST_VARIANT: 0 full test, 1 a VMM check fails, 2 the VMM crashes, 3 long idle WFI only,
  * 4 a bad system description (hyp must refuse it), 5 the VMM dereferences a bad pointer,
  * 6 null-HVC round-trip cost under -icount (prints instructions per round trip),
- * 7 the VMM overflows its stack (hyp must panic, not hang). */
+ * 7 the VMM overflows its stack (its PD must end with status 1, not hang). */
 #define HVC_NULL 0x0
 #define BENCH_ROUNDS 2000
 #define IDLE_SECONDS 3
@@ -61,3 +61,18 @@
 #define SMP_CIDR_MAGIC 0xc1d00000u /* | vCPU */
 #define SMP_TPIDRRO_MAGIC 0x7e0000000ull /* | vCPU */
 #define SMP_POKE_MAGIC 0x90e0000000ull /* | vCPU */
+
+/* ---- several-PD selftest (multi_vmm.c, multi_guest.S): two VMM programs, one guest each ---- */
+#define MULTI_RAM_IPA(pd) (0x40000000ull + (pd)*0x08000000ull) /* guest 0 at 1 GiB, guest 1 128 MiB above */
+#define MULTI_RAM_SIZE 0x200000
+#define MULTI_RAM_VADDR 0x2000000000ull /* both VMMs map their guest's RAM at the same VMM address */
+#define MULTI_MARKER_OFFSET 0x100000 /* each VMM writes its marker here in its own guest RAM */
+#define MULTI_MARKER(pd) (0x6d61726b00000000ull | (pd))
+#define MULTI_PROBE_VALUE 0x9e0be /* a load from the other guest's RAM IPA faults; the VMM emulates this */
+#define MULTI_HVC_PROBED 0x9b0 /* x1 = what the probe load returned */
+#define MULTI_HVC_TICK 0x71c /* guest 0: one per loop round while its time runs */
+#define MULTI_RUN_SECONDS 2 /* guest 0 runs this long: guest 1's PD ends meanwhile */
+#define MULTI_MIN_TICKS 100
+#define PSCI_SYSTEM_OFF 0x84000008
+/* MULTI_VARIANT: how PD 1 ends: 0 its guest powers off (status 0), 1 its VMM writes through a bad
+ * pointer, 2 its VMM signals a channel only PD 0 has (a cap fault): 1 and 2 end PD 1 with status 1. */

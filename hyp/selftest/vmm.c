@@ -230,7 +230,7 @@ void init(void)
     recurse(1);
 #endif
 #if SELFTEST_VARIANT == 5
-    microkit_dbg_puts("vmm: variant 5: writing through a bad pointer must end in a hyp panic\n");
+    microkit_dbg_puts("vmm: variant 5: writing through a bad pointer must end the PD (and so QEMU) with status 1\n");
     *(volatile uint64_t *)0x1238 = 0;
 #endif
     write_ctx(&ctx);

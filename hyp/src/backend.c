@@ -22,8 +22,9 @@
 #define SZ_4K 0x1000ull
 #define SLOT_NONE 0xff
 
+/* Every PD's backends, PD by PD in program order: the index is hyp's, the bit in pd->backend_pending. */
 static struct backend backends[HYP_MAX_BACKENDS];
-uint32_t backend_pending_mask;
+static unsigned num_backends;
 
 struct slot_info {
     uint32_t device_id; /* 0: empty, refused or passed through */
@@ -133,51 +134,58 @@ static bool mapped_rw_cached(const struct hyp_pd *pd, const struct hyp_memory_re
     return false;
 }
 
-static void validate_one(size_t i, const struct hyp_backend *d, unsigned count[4])
+static void validate_one(const struct hyp_system *sys, size_t i, const struct hyp_backend *d, unsigned count[4])
 {
-    const struct hyp_memory_region *r = hyp_system.regions;
+    const struct hyp_memory_region *r = sys->regions;
     if (!kind_ops(d->kind)) {
         hyp_panic("system description: backend %zu has an unknown kind %d", i, (int)d->kind);
     }
     count[d->kind]++;
-    if (!d->mr || d->mr < r || d->mr >= r + hyp_system.num_regions) {
+    if (!d->mr || d->mr < r || d->mr >= r + sys->num_regions) {
         hyp_panic("system description: backend %zu refers to a memory region not in hyp_system.regions", i);
     }
     if (d->mr->source != HYP_MR_ALLOCATE || d->mr->size < SHQ_REGION_MIN_SIZE || d->mr->size > (1ull << 32)) {
         hyp_panic("system description: backend %zu: region '%s' must be HYP_MR_ALLOCATE, 0x%x bytes to 4 GiB", i,
                   d->mr->name, SHQ_REGION_MIN_SIZE);
     }
-    if (d->pd >= hyp_system.num_pds || d->id > MICROKIT_MAX_CHANNEL_ID) {
+    if (d->pd >= sys->num_pds || d->id > MICROKIT_MAX_CHANNEL_ID) {
         hyp_panic("system description: backend %zu has a bad PD %u or channel %u", i, d->pd, d->id);
     }
-    if (!mapped_rw_cached(&hyp_system.pds[d->pd], d->mr)) {
+    if (!mapped_rw_cached(&sys->pds[d->pd], d->mr)) {
         hyp_panic("system description: backend %zu: region '%s' is not mapped read-write and cached into PD '%s'", i,
-                  d->mr->name, hyp_system.pds[d->pd].name);
+                  d->mr->name, sys->pds[d->pd].name);
     }
     validate_match(i, d);
-    for (size_t j = 0; j < i; j++) {
-        const struct hyp_backend *o = &hyp_system.backends[j];
+    /* Against every backend so far, this program's and earlier programs' (a device serves one PD). */
+    for (unsigned j = 0; j < num_backends; j++) {
+        const struct hyp_backend *o = backends[j].desc;
         if (o->mr == d->mr) {
-            hyp_panic("system description: backends %zu and %zu share region '%s'", j, i, d->mr->name);
+            hyp_panic("system description: backends %u and %zu share region '%s'", j, i, d->mr->name);
         }
         if (same_match(o, d)) {
-            hyp_panic("system description: backends %zu and %zu both ask for %s '%s'", j, i, kind_name(d->kind),
-                      d->match);
+            hyp_panic("system description: backend %zu of PD '%s' asks for %s '%s', as backend %u of PD '%s' does", i,
+                      sys->pds[0].name, kind_name(d->kind), d->match, j, backends[j].pd->desc->name);
         }
     }
 }
 
-void backend_validate(void)
+void backend_validate(struct pd *pd)
 {
-    if (hyp_system.num_backends && !hyp_system.backends) {
-        hyp_panic("system description: num_backends is %zu but backends is NULL", hyp_system.num_backends);
+    const struct hyp_system *sys = pd->program->system;
+    static unsigned count[4];
+    if (sys->num_backends && !sys->backends) {
+        hyp_panic("system description: num_backends is %zu but backends is NULL", sys->num_backends);
     }
-    if (hyp_system.num_backends > HYP_MAX_BACKENDS) {
-        hyp_panic("system description: %zu backends (at most %d)", hyp_system.num_backends, HYP_MAX_BACKENDS);
+    if (sys->num_backends > HYP_MAX_BACKENDS - num_backends) {
+        hyp_panic("system description: %zu more backends (at most %d in all)", sys->num_backends, HYP_MAX_BACKENDS);
     }
-    unsigned count[4] = {0};
-    for (size_t i = 0; i < hyp_system.num_backends; i++) {
-        validate_one(i, &hyp_system.backends[i], count);
+    for (size_t i = 0; i < sys->num_backends; i++) {
+        validate_one(sys, i, &sys->backends[i], count);
+        struct backend *b = &backends[num_backends];
+        b->desc = &sys->backends[i];
+        b->ops = kind_ops(b->desc->kind);
+        b->index = num_backends++;
+        b->pd = pd;
     }
     if (count[SHQ_KIND_BLK] > BACKEND_MAX_BLK || count[SHQ_KIND_NET] > BACKEND_MAX_NET ||
         count[SHQ_KIND_CONSOLE] > BACKEND_MAX_CONSOLE) {
@@ -186,20 +194,25 @@ void backend_validate(void)
     }
 }
 
+bool backend_any(void)
+{
+    return num_backends != 0;
+}
+
 void backend_claim_channels(struct pd *pd)
 {
-    for (size_t i = 0; i < hyp_system.num_backends; i++) {
-        const struct hyp_backend *d = &hyp_system.backends[i];
-        if (d->pd != pd->index) {
+    for (unsigned i = 0; i < num_backends; i++) {
+        const struct hyp_backend *d = backends[i].desc;
+        if (backends[i].pd != pd) {
             continue;
         }
         if ((pd->irq_mask | pd->notify_mask) & (1ull << d->id)) {
-            hyp_panic("system description: backend %zu's channel %u is already used in PD '%s'", i, d->id,
+            hyp_panic("system description: backend %u's channel %u is already used in PD '%s'", i, d->id,
                       pd->desc->name);
         }
         pd->notify_mask |= 1ull << d->id;
         pd->backend_mask |= 1ull << d->id;
-        pd->peer[d->id].pd = (unsigned)i;
+        pd->peer[d->id].pd = i;
         pd->peer[d->id].id = d->id;
     }
 }
@@ -207,7 +220,7 @@ void backend_claim_channels(struct pd *pd)
 void backend_virtio_window(uint64_t *base, uint64_t *size)
 {
     *base = *size = 0;
-    if (hyp_system.num_backends == 0 || platform.num_virtio == 0) {
+    if (num_backends == 0 || platform.num_virtio == 0) {
         return;
     }
     uint64_t lo = platform.virtio[0].pa & ~(SZ_4K - 1);
@@ -217,41 +230,42 @@ void backend_virtio_window(uint64_t *base, uint64_t *size)
     *size = hi - lo;
 }
 
+/* hyp's own mapping of every backend region and of the virtio-mmio registers, in every PD's EL2 table. */
 void backend_map(void)
 {
     uint64_t va = BACKEND_WINDOW_VA;
-    for (size_t i = 0; i < hyp_system.num_backends; i++) {
-        const struct hyp_backend *d = &hyp_system.backends[i];
+    for (unsigned i = 0; i < num_backends; i++) {
         struct backend *b = &backends[i];
+        const struct hyp_backend *d = b->desc;
         uint64_t span = (d->mr->size + SZ_2M - 1) & ~(SZ_2M - 1);
         if (va + span > BACKEND_WINDOW_VA + BACKEND_WINDOW_SIZE) {
             hyp_panic("backend regions do not fit hyp's 0x%llx-byte window", BACKEND_WINDOW_SIZE);
         }
-        b->desc = d;
-        b->ops = kind_ops(d->kind);
-        b->index = (unsigned)i;
         b->region = (uint8_t *)(uintptr_t)va;
         b->region_pa = system_region_pa(d->mr);
         b->region_size = d->mr->size;
         b->hdr = (struct shq_header *)(uintptr_t)va;
-        mmu_map(va, b->region_pa, d->mr->size, HYP_PERM_RW, MMU_NORMAL);
+        mmu_map(MMU_ALL_TABLES, va, b->region_pa, d->mr->size, HYP_PERM_RW, MMU_NORMAL);
         va += span;
     }
     uint64_t base, size;
     backend_virtio_window(&base, &size);
     if (size) {
-        mmu_map(base, base, size, HYP_PERM_RW, MMU_DEVICE);
+        mmu_map(MMU_ALL_TABLES, base, base, size, HYP_PERM_RW, MMU_DEVICE);
     }
 }
 
-/* A slot inside a HYP_MR_FIXED_PA region belongs to whoever maps that region (pass-through). */
+/* A slot inside a HYP_MR_FIXED_PA region of any PD belongs to whoever maps that region (pass-through). */
 static const char *passed_through(unsigned s)
 {
-    for (size_t i = 0; i < hyp_system.num_regions; i++) {
-        const struct hyp_memory_region *r = &hyp_system.regions[i];
-        if (r->source == HYP_MR_FIXED_PA && r->phys_addr < platform.virtio[s].pa + platform.virtio[s].size &&
-            platform.virtio[s].pa < r->phys_addr + r->size) {
-            return r->name;
+    for (unsigned k = 0; k < hyp_num_pds; k++) {
+        const struct hyp_system *sys = hyp_pds[k].program->system;
+        for (size_t i = 0; i < sys->num_regions; i++) {
+            const struct hyp_memory_region *r = &sys->regions[i];
+            if (r->source == HYP_MR_FIXED_PA && r->phys_addr < platform.virtio[s].pa + platform.virtio[s].size &&
+                platform.virtio[s].pa < r->phys_addr + r->size) {
+                return r->name;
+            }
         }
     }
     return NULL;
@@ -316,8 +330,8 @@ static bool slot_matches(const struct slot_info *si, const struct hyp_backend *d
 static void assign_slots(unsigned slot_of[])
 {
     for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < hyp_system.num_backends; i++) {
-            const struct hyp_backend *d = &hyp_system.backends[i];
+        for (unsigned i = 0; i < num_backends; i++) {
+            const struct hyp_backend *d = backends[i].desc;
             if ((pass == 0) != (d->match != NULL)) {
                 continue;
             }
@@ -356,15 +370,15 @@ static bool bind(struct backend *b, unsigned s)
         return false;
     }
     virtio_driver_ok(&b->dev);
-    irq_bind_backend(b->dev.intid, b->index);
+    irq_bind_backend(b->dev.intid, b->index, b->pd);
     b->bound = true;
-    backend_pending_mask |= 1u << b->index; /* a first pass after init() (e.g. post rx buffers) */
+    b->pd->backend_pending |= 1u << b->index; /* a first pass after init() (e.g. post rx buffers) */
     return true;
 }
 
 void backend_start(void)
 {
-    if (hyp_system.num_backends == 0) {
+    if (num_backends == 0) {
         return;
     }
     for (unsigned s = 0; s < platform.num_virtio; s++) {
@@ -372,26 +386,25 @@ void backend_start(void)
     }
     unsigned slot_of[HYP_MAX_BACKENDS], missing = 0;
     assign_slots(slot_of);
-    for (size_t i = 0; i < hyp_system.num_backends; i++) {
+    for (unsigned i = 0; i < num_backends; i++) {
         struct backend *b = &backends[i];
         const char *what = b->desc->match ? b->desc->match : "(first free)";
-        b->pd = &hyp_pds[b->desc->pd];
         fill_header_start(b);
         if (slot_of[i] == SLOT_NONE) {
-            LOG_INFO("backend %zu (%s %s): no such device from QEMU, left not ready", i, kind_name(b->desc->kind),
-                     what);
+            LOG_INFO("backend %u (%s %s) of PD '%s': no such device from QEMU, left not ready", i,
+                     kind_name(b->desc->kind), what, b->pd->desc->name);
             missing++;
             continue;
         }
         if (!bind(b, slot_of[i])) {
-            LOG_WARN("backend %zu (%s %s): the device in slot %u failed to initialise", i, kind_name(b->desc->kind),
+            LOG_WARN("backend %u (%s %s): the device in slot %u failed to initialise", i, kind_name(b->desc->kind),
                      what, slot_of[i]);
             continue;
         }
         __atomic_store_n(&b->hdr->ready, 1, __ATOMIC_RELEASE);
-        LOG_INFO("backend %zu (%s %s): slot %u, INTID %u, region '%s' at PA 0x%lx, channel %u", i,
+        LOG_INFO("backend %u (%s %s): slot %u, INTID %u, region '%s' at PA 0x%lx, PD '%s' channel %u", i,
                  kind_name(b->desc->kind), what, slot_of[i], b->dev.intid, b->desc->mr->name, b->region_pa,
-                 b->desc->id);
+                 b->pd->desc->name, b->desc->id);
     }
     if (missing && legacy_seen) {
         LOG_WARN("%u backend(s) have no device and %u legacy virtio-mmio device(s) were refused: "
@@ -402,13 +415,29 @@ void backend_start(void)
 
 void backend_signal(unsigned index)
 {
-    backend_pending_mask |= 1u << index;
+    backends[index].pd->backend_pending |= 1u << index;
 }
 
 void backend_irq(unsigned index)
 {
-    backends[index].irq_pending = true;
-    backend_pending_mask |= 1u << index;
+    struct backend *b = &backends[index];
+    b->irq_pending = true;
+    b->pd->backend_pending |= 1u << index;
+    if (cpu_this()->pd != b->pd) {
+        smp_kick(b->pd->first_cpu); /* taken here before irq_route_pd moved it to the PD's CPU */
+    }
+}
+
+void backend_stop(struct pd *pd)
+{
+    for (unsigned i = 0; i < num_backends; i++) {
+        struct backend *b = &backends[i];
+        if (b->pd == pd && b->bound) {
+            b->bound = false;
+            gic_irq_disable(b->dev.intid);
+            virtio_reset(&b->dev); /* virtio 1.2 4.2.3.1: the device stops using the PD's buffers */
+        }
+    }
 }
 
 static void service_one(struct backend *b, bool irq)
@@ -439,12 +468,12 @@ static void service_one(struct backend *b, bool irq)
     }
 }
 
-void backend_service(void)
+void backend_service(struct pd *pd)
 {
     /* The pending bits are set under the kernel lock (irq_publish, seL4_Signal); the pass runs without it. */
     kernel_lock();
-    uint32_t mask = backend_pending_mask, irqs = 0;
-    backend_pending_mask = 0;
+    uint32_t mask = pd->backend_pending, irqs = 0;
+    pd->backend_pending = 0;
     for (uint32_t m = mask; m; m &= m - 1) {
         struct backend *b = &backends[__builtin_ctz(m)];
         if (b->irq_pending) {

@@ -4,8 +4,8 @@
  * gic_v2.c or gic_v3.c. hyp polls the acknowledge register from its event
  * loop with PSTATE.I masked. Configuration follows seL4 (ABI 4.4): SPIs
  * level-triggered unless the system description says edge, routed to the
- * boot CPU; GICv2 EOImode 0 (EOI drops priority and deactivates), GICv3
- * EOImode 1 (EOI drops priority; a PD's interrupt is deactivated by its ack).
+ * boot CPU at first and then to the first CPU of the PD that owns them; GICv2 EOImode 0 (EOI drops priority and
+ * deactivates), GICv3 EOImode 1 (EOI drops priority; a PD's interrupt is deactivated by its ack).
  */
 #include <hyp/arch.h>
 #include <hyp/cpu.h>
@@ -87,6 +87,24 @@ void gic_irq_configure(uint32_t intid, bool edge)
     uint32_t bit = 2u << (2 * (intid % 16));
     uint32_t v = mmio_read32(reg);
     mmio_write32(reg, edge ? (v | bit) : (v & ~bit));
+}
+
+void gic_irq_route(uint32_t intid, unsigned cpu)
+{
+    if (gic_v3) {
+        gic3_irq_route(intid, cpu);
+    } else {
+        gic2_irq_route(intid, cpu);
+    }
+}
+
+void gic_cpu_disable(void)
+{
+    if (gic_v3) {
+        gic3_cpu_disable();
+    } else {
+        gic2_cpu_disable();
+    }
 }
 
 void gic_deactivate(uint32_t intid)

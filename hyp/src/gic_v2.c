@@ -2,7 +2,8 @@
  * Physical GICv2 (IHI 0048B): distributor, the memory-mapped CPU interface
  * GICC and the virtual interface control block GICH, both banked per CPU at
  * one address. Everything is group 0 (seL4 on qemu-arm-virt, ABI 4.4),
- * signalled as IRQ (GICC_CTLR.FIQEn = 0); SPIs target the boot CPU.
+ * signalled as IRQ (GICC_CTLR.FIQEn = 0); SPIs target the boot CPU until
+ * routed to the CPU of the PD that owns them.
  */
 #include <hyp/arch.h>
 #include <hyp/cpu.h>
@@ -66,6 +67,21 @@ void gic2_cpu_init(void)
     for (unsigned i = 0; i < gic_lrs; i++) {
         mmio_write32(gich + GICH_LR0 + 4 * i, 0);
     }
+}
+
+/* 4.3.12: GICD_ITARGETSRn are byte-accessible; an SPI's byte is the set of CPU interfaces it targets. */
+void gic2_irq_route(uint32_t intid, unsigned cpu)
+{
+    uint8_t target = hyp_cpus[cpu].gic_target;
+    if (target) {
+        mmio_write8(gic_gicd + GICD_ITARGETSR + intid, target);
+    }
+}
+
+/* 4.4.1 GICC_CTLR: both groups disabled, so no interrupt is signalled to this CPU any more. */
+void gic2_cpu_disable(void)
+{
+    mmio_write32(gicc + GICC_CTLR, 0);
 }
 
 /* 4.3.15 GICD_SGIR: TargetListFilter 0 (the list), CPUTargetList 23:16, NSATT 0 (group 0), SGIINTID 3:0. */

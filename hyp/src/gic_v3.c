@@ -139,6 +139,19 @@ void gic3_cpu_init(void)
     isb();
 }
 
+/* 12.9.22 GICD_IROUTERn: Interrupt_Routing_Mode 0, the target's affinity. */
+void gic3_irq_route(uint32_t intid, unsigned cpu)
+{
+    mmio_write64(gic_gicd + GICD_IROUTER + 8 * intid, mpidr_route(hyp_cpus[cpu].mpidr));
+}
+
+/* 12.2.16 ICC_IGRPEN1_EL1: Group 1 (everything hyp uses) disabled on this CPU interface. */
+void gic3_cpu_disable(void)
+{
+    sysreg_write(icc_igrpen1_el1, 0);
+    isb();
+}
+
 /* 12.2.20 ICC_SGI1R_EL1: Aff3 55:48, RS 47:44, Aff2 39:32, INTID 27:24, Aff1 23:16, TargetList 15:0. */
 void gic3_send_sgi(unsigned cpu, uint32_t intid)
 {

@@ -13,6 +13,8 @@
  *    leaves it active until the ack deactivates it.
  *  - IRQs of virtio devices hyp drives (backend.c): mask + EOI, backend pending;
  *    unmasked by the backend's service pass once the device is acknowledged.
+ * A PD's SPIs are routed to its first CPU (irq_route_pd) and published to that
+ * CPU's PD; SGIs and PPIs are each CPU's own.
  */
 #include <hyp/backend.h>
 #include <hyp/cpu.h>
@@ -65,15 +67,43 @@ void irq_bind_channel(uint32_t intid, struct pd *pd, unsigned ch, bool edge)
     gic_irq_configure(intid, edge);
 }
 
-void irq_bind_backend(uint32_t intid, unsigned index)
+void irq_bind_backend(uint32_t intid, unsigned index, struct pd *pd)
 {
     if (intid < 32 || intid >= gic_max_intid() || owners[intid].kind != IRQ_UNOWNED) {
         hyp_panic("IRQ %u of a virtio device hyp drives for backend %u is bound elsewhere (a PD's irqs?)", intid,
                   index);
     }
-    owners[intid] = (struct irq_owner){.kind = IRQ_BACKEND, .pd = (uint8_t)index};
+    owners[intid] = (struct irq_owner){.kind = IRQ_BACKEND, .pd = (uint8_t)pd->index, .ch = (uint8_t)index};
     gic_irq_configure(intid, false); /* virtio-mmio's line stays high until InterruptACK (4.2.2) */
+    gic_irq_route(intid, pd->first_cpu); /* GICv3 now; GICv2 once that CPU is up (irq_route_pd) */
     gic_irq_enable(intid);
+}
+
+/* Every SPI bound to `pd`, to CPU `cpu`. */
+static void route_pd(const struct pd *pd, unsigned cpu)
+{
+    for (uint32_t intid = 32; intid < gic_max_intid(); intid++) {
+        const struct irq_owner *o = &owners[intid];
+        if ((o->kind == IRQ_CHANNEL || o->kind == IRQ_BACKEND) && o->pd == pd->index) {
+            gic_irq_route(intid, cpu);
+        }
+    }
+}
+
+void irq_route_pd(const struct pd *pd)
+{
+    route_pd(pd, cpu_this()->id);
+}
+
+void irq_disable_pd(const struct pd *pd)
+{
+    for (uint32_t intid = 32; intid < gic_max_intid(); intid++) {
+        struct irq_owner *o = &owners[intid];
+        if ((o->kind == IRQ_CHANNEL || o->kind == IRQ_BACKEND) && o->pd == pd->index) {
+            gic_irq_disable(intid);
+            o->kind = IRQ_REPORTED; /* should it still fire somewhere: masked again, without a word */
+        }
+    }
 }
 
 /*
@@ -138,6 +168,11 @@ void irq_poll(struct hyp_cpu *c, bool guest_exit)
             handle_maintenance(c, guest_exit);
             break;
         case IRQ_CHANNEL:
+            if (o->pd != c->pd->index) {
+                /* Routed here before its PD's CPU took it over (irq_route_pd): that CPU gets it once acked. */
+                gic_irq_disable(intid);
+                break;
+            }
             c->irq_notify |= 1ull << o->ch;
             if (gic_v3) {
                 gic_eoi(iar); /* priority drop; active until seL4_IRQHandler_Ack */
@@ -148,7 +183,7 @@ void irq_poll(struct hyp_cpu *c, bool guest_exit)
         case IRQ_BACKEND:
             /* Masked until the backend's pass has acknowledged the device. */
             gic_irq_disable(intid);
-            c->irq_backends |= 1u << o->pd;
+            c->irq_backends |= 1u << o->ch;
             break;
         default:
             gic_irq_disable(intid);
@@ -165,7 +200,7 @@ void irq_poll(struct hyp_cpu *c, bool guest_exit)
 void irq_publish_pending(struct hyp_cpu *c)
 {
     if (c->irq_notify) {
-        hyp_pds[0].notify_pending |= c->irq_notify;
+        c->pd->notify_pending |= c->irq_notify;
         c->irq_notify = 0;
     }
     while (c->irq_backends) {

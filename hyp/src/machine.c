@@ -1,6 +1,7 @@
 /*
  * Machine exit (semihosting) and panics. Every way out of hyp ends QEMU with
- * a status (DESIGN 3, Exit status): 0 for a clean power-off, 1 for a panic.
+ * a status (DESIGN 3, Exit status): 0 when every PD powered off cleanly, 1
+ * for a panic or a PD that failed or crashed (lifecycle.c).
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -8,6 +9,8 @@
 #include <hyp/cpu.h>
 #include <hyp/log.h>
 #include <hyp/machine.h>
+#include <hyp/pd.h>
+#include <hyp/smp.h>
 
 /* Semihosting for AArch64 (Arm IHI 0098 "Semihosting for AArch32 and AArch64"): HLT #0xF000. */
 #define SEMIHOSTING_SYS_EXIT 0x18
@@ -30,19 +33,28 @@ static void panic_enter(void)
 
 static void print_statistics(void)
 {
-    for (unsigned i = 0; i < HYP_MAX_CPUS; i++) {
-        struct hyp_cpu *c = &hyp_cpus[i];
-        if (c->online) {
-            uint64_t ms = sysreg_read(cntfrq_el0) / 1000;
-            LOG_INFO("CPU %u: %lu exits, %lu faults delivered, %lu idle wakeups, %lu lock waits, %lu kicks, "
-                     "%lu stalls, %lu unloads requested; ms idle %lu, waiting for the lock %lu",
-                     i, c->exits, c->faults, c->idles, c->lock_waits, c->kicks, c->stalls, c->unloads,
-                     c->idle_ticks / ms, c->lock_ticks / ms);
-        }
+    uint64_t ms = sysreg_read(cntfrq_el0) / 1000;
+    for (unsigned i = 0; i < smp_num_cpus; i++) {
+        const struct hyp_cpu *c = &hyp_cpus[i];
+        LOG_INFO("CPU %u: %lu exits, %lu faults delivered, %lu idle wakeups, %lu lock waits, %lu kicks, "
+                 "%lu stalls, %lu unloads requested; ms idle %lu, waiting for the lock %lu",
+                 i, c->exits, c->faults, c->idles, c->lock_waits, c->kicks, c->stalls, c->unloads, c->idle_ticks / ms,
+                 c->lock_ticks / ms);
     }
 }
 
+/* Called by a VMM from one of its entry points: that PD ends (the machine with the last PD). */
 void hyp_machine_poweroff(int status)
+{
+    struct hyp_cpu *c = cpu_this();
+    struct pd *pd = c->pd;
+    if (!panicking && pd && pd->in_entry && pd->owner == (int)c->id) {
+        pd_end(pd, status);
+    }
+    machine_exit(status);
+}
+
+void machine_exit(int status)
 {
     if (!panicking) {
         print_statistics();
@@ -70,6 +82,12 @@ static void dump_sysregs(void)
 void hyp_panic(const char *fmt, ...)
 {
     panic_enter();
+    struct pd *pd = cpu_this()->pd;
+    if (pd && pd->dbg_len) {
+        uart_puts("\n");
+        uart_write_line(pd->dbg_line, pd->dbg_len); /* what the PD printed last, without its newline */
+        pd->dbg_len = 0;
+    }
     va_list ap;
     va_start(ap, fmt);
     uart_puts("\nhyp| PANIC: ");
@@ -78,7 +96,7 @@ void hyp_panic(const char *fmt, ...)
     va_end(ap);
     hyp_printf("hyp|   caller %p\n", __builtin_return_address(0));
     dump_sysregs();
-    hyp_machine_poweroff(1);
+    machine_exit(1);
 }
 
 /*
@@ -93,8 +111,15 @@ void hyp_panic_exception(uint64_t vector, const uint64_t *regs)
                                           "lower sync",   "lower IRQ",   "lower FIQ",   "lower SError",
                                           "AArch32 sync", "AArch32 IRQ", "AArch32 FIQ", "AArch32 SError"};
     uint64_t esr = regs[33];
-    panic_enter();
-    uart_puts("\nhyp| PANIC: unexpected exception at EL2: ");
+    struct pd *pd = pd_exception_owner(vector, regs);
+    if (pd) {
+        pd_dbg_flush(pd);
+        /* The PD's own code faulted: only that PD ends (lifecycle.c). */
+        hyp_printf("\nhyp| PD '%s' crashed: exception at EL2 in its code: ", pd->desc->name);
+    } else {
+        panic_enter();
+        uart_puts("\nhyp| PANIC: unexpected exception at EL2: ");
+    }
     uart_puts(names[vector & 15]);
     hyp_printf(" (EC 0x%lx)\n", ESR_EC(esr));
     for (unsigned i = 0; i < HYP_MAX_CPUS; i++) {
@@ -112,7 +137,10 @@ void hyp_panic_exception(uint64_t vector, const uint64_t *regs)
             hyp_printf("hyp|   x%-2d %016lx\n", i, regs[i]);
         }
     }
-    hyp_machine_poweroff(1);
+    if (pd) {
+        pd_end(pd, 1);
+    }
+    machine_exit(1);
 }
 
 /*

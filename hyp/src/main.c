@@ -75,15 +75,19 @@ void hyp_main(void)
     gic_init();
     irq_init();
     el2_cpu_setup();
-    system_setup();
+    unsigned cpus = system_setup();
     LOG_INFO("%u list registers; image 0x%lx-0x%lx", gic_num_lrs(), (uint64_t)(uintptr_t)_start,
              (uint64_t)(uintptr_t)_end);
-    /* One CPU per vCPU (DESIGN 3); they idle until the VMM makes their vCPU runnable. */
-    c->online = 1;
-    smp_boot_secondaries(hyp_num_vcpus);
-    /* libmicrokit: C constructors run before init(). */
+    lifecycle_init(hyp_num_pds);
+    /* libmicrokit: C constructors run before init(): every program's, here, before any PD starts. */
     for (void (**ctor)(void) = __init_array_start; ctor < __init_array_end; ctor++) {
         (*ctor)();
     }
+    /*
+     * One CPU per vCPU, at least one per PD (DESIGN 3); they idle until their VMM makes their vCPU
+     * runnable. The first CPU of each PD but PD 0 runs its PD's init() (smp.c).
+     */
+    c->online = 1;
+    smp_boot_secondaries(cpus);
     pd_run(&hyp_pds[0]);
 }

@@ -1,16 +1,13 @@
 /*
- * The non-inline part of libmicrokit (ABI 1.3) for a PD running inside hyp:
- * the tool-patched variables, debug output, deferred operations and the
- * crash path.
+ * The non-inline part of libmicrokit (ABI 1.3) that hyp provides to every PD:
+ * debug output, deferred operations and the crash path. The tool-patched
+ * variables (microkit_name, the channel masks) live in each PD's own image
+ * (hyp/program/program.c); hyp's side reads the calling PD's copies from
+ * struct pd.
  */
 #include <hyp/log.h>
 #include <hyp/pd.h>
 #include <microkit.h>
-
-char microkit_name[MICROKIT_PD_NAME_LENGTH];
-seL4_Word microkit_irqs;
-seL4_Word microkit_notifications;
-seL4_Word microkit_pps;
 
 void microkit_dbg_putc(int c)
 {
@@ -47,17 +44,17 @@ void microkit_dbg_put32(seL4_Uint32 x)
     put_decimal(x);
 }
 
-/* libmicrokit stores to address `err`, so the PD faults and its monitor reports it; here it ends hyp. */
+/* libmicrokit stores to address `err`, so the PD faults and its monitor reports it; here the PD ends (status 1). */
 void microkit_internal_crash(seL4_Error err)
 {
-    hyp_panic("PD '%s' crashed (microkit_internal_crash, seL4 error %d) called from %p", microkit_name, (int)err,
-              __builtin_return_address(0));
+    pd_crash(pd_current(), "microkit_internal_crash, seL4 error %d, called from %p", (int)err,
+             __builtin_return_address(0));
 }
 
 static bool deferred_channel_ok(microkit_channel ch, seL4_Word mask, const char *what)
 {
     if (ch > MICROKIT_MAX_CHANNEL_ID || (mask & (1ULL << ch)) == 0) {
-        microkit_dbg_puts(microkit_name);
+        microkit_dbg_puts(pd_current()->desc->name);
         microkit_dbg_puts(what);
         microkit_dbg_put32(ch);
         microkit_dbg_puts("'\n");
@@ -68,7 +65,7 @@ static bool deferred_channel_ok(microkit_channel ch, seL4_Word mask, const char 
 
 void microkit_deferred_notify(microkit_channel ch)
 {
-    if (!deferred_channel_ok(ch, microkit_notifications, " microkit_deferred_notify: invalid channel given '")) {
+    if (!deferred_channel_ok(ch, pd_current()->notify_mask, " microkit_deferred_notify: invalid channel given '")) {
         return;
     }
     struct pd *pd = pd_current();
@@ -78,7 +75,7 @@ void microkit_deferred_notify(microkit_channel ch)
 
 void microkit_deferred_irq_ack(microkit_channel ch)
 {
-    if (!deferred_channel_ok(ch, microkit_irqs, " microkit_deferred_irq_ack: invalid channel given '")) {
+    if (!deferred_channel_ok(ch, pd_current()->irq_mask, " microkit_deferred_irq_ack: invalid channel given '")) {
         return;
     }
     struct pd *pd = pd_current();

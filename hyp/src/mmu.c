@@ -3,6 +3,11 @@
  * regime with HCR_EL2.E2H == 0: one VA range, TTBR0_EL2). 4 KiB granule,
  * T0SZ = 25 (39-bit VA), lookup starts at level 1; 2 MiB blocks where the
  * range allows, 4 KiB pages otherwise. Tables come from a fixed pool.
+ *
+ * One table per PD: each CPU's TTBR0_EL2 is its PD's, fixed from its start,
+ * so a PD cannot even address another PD's maps. hyp's own mappings (its
+ * image, devices, backend regions) go into every table (MMU_ALL_TABLES).
+ * The EL2 regime has no ASIDs; a CPU never switches tables, so none are needed.
  */
 #include <stddef.h>
 #include <string.h>
@@ -11,7 +16,7 @@
 #include <hyp/mmu.h>
 #include <hyp/system.h>
 
-#define MMU_POOL_TABLES 64
+#define MMU_POOL_TABLES 160
 #define PTE_VALID (1ull << 0)
 #define PTE_TABLE (1ull << 1) /* levels 0-2: table; level 3: page */
 #define PTE_ATTRIDX(i) ((uint64_t)(i) << 2)
@@ -35,7 +40,8 @@
 typedef uint64_t pte_t;
 
 static pte_t boot_l1[512] __attribute__((aligned(4096)));
-static pte_t root_l1[512] __attribute__((aligned(4096)));
+static pte_t root_l1[MMU_MAX_TABLES][512] __attribute__((aligned(4096)));
+static unsigned num_tables = 1;
 static pte_t pool[MMU_POOL_TABLES][512] __attribute__((aligned(4096)));
 static unsigned pool_used;
 
@@ -115,14 +121,18 @@ static pte_t leaf_attrs(unsigned perms, enum mmu_attr attr)
     return e;
 }
 
-void mmu_map(uint64_t va, uint64_t pa, uint64_t size, unsigned perms, enum mmu_attr attr)
+void mmu_set_tables(unsigned n)
 {
-    if ((va | pa | size) & 0xfff || va + size > MMU_VA_LIMIT || va + size < va) {
-        hyp_panic("bad EL2 mapping va 0x%lx pa 0x%lx size 0x%lx", va, pa, size);
+    if (n == 0 || n > MMU_MAX_TABLES) {
+        hyp_panic("%u EL2 tables asked for (at most %d)", n, MMU_MAX_TABLES);
     }
-    pte_t attrs = leaf_attrs(perms, attr);
+    num_tables = n;
+}
+
+static void map_one(pte_t *root, uint64_t va, uint64_t pa, uint64_t size, pte_t attrs)
+{
     while (size) {
-        pte_t *l2 = next_table(root_l1, (va >> 30) & 511, va);
+        pte_t *l2 = next_table(root, (va >> 30) & 511, va);
         unsigned i2 = (va >> 21) & 511;
         if (((va | pa) & 0x1fffff) == 0 && size >= 0x200000) {
             if (l2[i2] & PTE_VALID) {
@@ -144,13 +154,26 @@ void mmu_map(uint64_t va, uint64_t pa, uint64_t size, unsigned perms, enum mmu_a
         pa += 0x1000;
         size -= 0x1000;
     }
+}
+
+void mmu_map(int table, uint64_t va, uint64_t pa, uint64_t size, unsigned perms, enum mmu_attr attr)
+{
+    if ((va | pa | size) & 0xfff || va + size > MMU_VA_LIMIT || va + size < va || table >= (int)num_tables) {
+        hyp_panic("bad EL2 mapping va 0x%lx pa 0x%lx size 0x%lx table %d", va, pa, size, table);
+    }
+    pte_t attrs = leaf_attrs(perms, attr);
+    for (unsigned t = 0; t < num_tables; t++) {
+        if (table == MMU_ALL_TABLES || table == (int)t) {
+            map_one(root_l1[t], va, pa, size, attrs);
+        }
+    }
     dsb(ishst);
 }
 
-void mmu_unmap(uint64_t va, uint64_t size)
+static void unmap_one(pte_t *root, uint64_t va, uint64_t size)
 {
     while (size) {
-        pte_t e1 = root_l1[(va >> 30) & 511];
+        pte_t e1 = root[(va >> 30) & 511];
         if (!(e1 & PTE_VALID) || !(e1 & PTE_TABLE)) {
             hyp_panic("EL2 unmap of 0x%lx: not mapped", va);
         }
@@ -170,20 +193,29 @@ void mmu_unmap(uint64_t va, uint64_t size)
         va += 0x1000;
         size -= 0x1000;
     }
+}
+
+void mmu_unmap(int table, uint64_t va, uint64_t size)
+{
+    for (unsigned t = 0; t < num_tables; t++) {
+        if (table == MMU_ALL_TABLES || table == (int)t) {
+            unmap_one(root_l1[t], va, size);
+        }
+    }
     tlb_flush_all();
 }
 
-void mmu_secondary_regs(uint64_t *mair, uint64_t *tcr, uint64_t *ttbr0, uint64_t *sctlr)
+void mmu_secondary_regs(unsigned table, uint64_t *mair, uint64_t *tcr, uint64_t *ttbr0, uint64_t *sctlr)
 {
     *mair = MAIR_VALUE;
     *tcr = tcr_value();
-    *ttbr0 = (uint64_t)(uintptr_t)root_l1;
+    *ttbr0 = (uint64_t)(uintptr_t)root_l1[table];
     *sctlr = sysreg_read(sctlr_el2);
 }
 
-void mmu_activate(void)
+void mmu_activate(unsigned table)
 {
-    sysreg_write(ttbr0_el2, (uint64_t)(uintptr_t)root_l1);
+    sysreg_write(ttbr0_el2, (uint64_t)(uintptr_t)root_l1[table]);
     isb();
     tlb_flush_all();
 }

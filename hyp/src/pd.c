@@ -1,6 +1,6 @@
 /*
  * The Microkit event loop (ABI 1.2) for a PD running at EL2 inside hyp, on
- * every CPU. Receive priority as seL4's receiveIPC: the bound notification
+ * every CPU of the PD (each CPU runs only its own PD). Receive priority as seL4's receiveIPC: the bound notification
  * first (one notified() per set bit, lowest first, in one batch), then
  * queued faults in FIFO order. hyp's device backends (backend.c) run before
  * all of that, like a higher-priority PD: a notification to a backend is
@@ -31,7 +31,6 @@
 
 struct pd hyp_pds[HYP_MAX_PDS];
 unsigned hyp_num_pds;
-seL4_IPCBuffer *__sel4_ipc_buffer;
 
 void pd_queue_fault(struct vcpu *v, seL4_Word label, seL4_Word len)
 {
@@ -175,9 +174,9 @@ static void deliver_queued_fault(struct pd *pd)
 static void pd_drain(struct pd *pd, struct hyp_cpu *c)
 {
     for (;;) {
-        if (backend_pending_mask) {
+        if (pd->backend_pending) {
             kernel_unlock();
-            backend_service();
+            backend_service(pd);
             kernel_lock();
         } else if (pd->notify_pending) {
             deliver_notifications(pd);
@@ -223,6 +222,10 @@ void pd_cpu_loop(void)
     }
     for (;;) {
         irq_publish(c);
+        if (pd->ended) {
+            kernel_unlock();
+            pd_cpu_park(c);
+        }
         if (pd_has_work_for(pd, c)) {
             pd->owner = (int)c->id;
             pd_drain(pd, c);
@@ -244,10 +247,7 @@ void pd_cpu_loop(void)
 
 void pd_run(struct pd *pd)
 {
-    struct hyp_cpu *c = cpu_this();
-    __sel4_ipc_buffer = &pd->ipc;
-    c->pd = pd;
-    /* pd->owner is this CPU from creation (system.c): secondary CPUs wait until init() has returned. */
+    /* pd->owner is this CPU from creation (system.c): the PD's other CPUs wait until init() has returned. */
     if (pd->desc->init) {
         enter(pd);
         pd->desc->init();

@@ -3,7 +3,8 @@
  * PD with seL4's argument checks and error codes (ABI 3.1-3.4, 3.8). On an
  * error, as with libsel4's stubs, the kernel's error details land in the
  * IPC buffer: RangeError leaves the minimum in MR0 and the maximum in MR1.
- * Capabilities are the Microkit CSpace slots of ABI 1.1.
+ * Capabilities are the Microkit CSpace slots of ABI 1.1, resolved in the
+ * calling PD's own CSpace: its vCPUs, IRQs and channels only.
  *
  * Each operation runs under the kernel lock, like a system call under
  * seL4's big kernel lock, and works on a vCPU of any CPU: a vCPU running on
@@ -27,8 +28,9 @@
 
 static seL4_Error range_error(seL4_Word min, seL4_Word max)
 {
-    __sel4_ipc_buffer->msg[0] = min;
-    __sel4_ipc_buffer->msg[1] = max;
+    struct pd *pd = pd_current();
+    pd->ipc.msg[0] = min;
+    pd->ipc.msg[1] = max;
     return seL4_RangeError;
 }
 
@@ -309,21 +311,34 @@ void seL4_Signal(seL4_CPtr cap)
     struct pd *pd = pd_current();
     seL4_Word ch = cap - BASE_OUTPUT_NOTIFICATION_CAP;
     if (cap < BASE_OUTPUT_NOTIFICATION_CAP || ch >= MICROKIT_MAX_CHANNELS || !(pd->notify_mask & (1ull << ch))) {
-        /* seL4 would raise a CapFault on the PD, which Microkit's monitor reports as a crash. */
-        hyp_panic("PD '%s': seL4_Signal on empty capability slot %lu", pd->desc->name, cap);
+        /* seL4 raises a CapFault on the PD, which Microkit's monitor reports as a crash: the PD ends. */
+        pd_crash(pd, "seL4_Signal on empty capability slot %lu", cap);
     }
     kernel_lock();
     if (pd->backend_mask & (1ull << ch)) {
         backend_signal(pd->peer[ch].pd);
     } else {
-        pd_signal(&hyp_pds[pd->peer[ch].pd], pd->peer[ch].id);
+        pd_signal(&hyp_pds[pd->peer[ch].pd], pd->peer[ch].id); /* this PD: channels join ends of one description */
     }
     kernel_unlock();
 }
 
+void pd_dbg_flush(struct pd *pd)
+{
+    if (pd->dbg_len) {
+        uart_write_line(pd->dbg_line, pd->dbg_len);
+        pd->dbg_len = 0;
+    }
+}
+
+/* The PD is single-threaded (one CPU owns it), so its line buffer needs no lock. */
 void seL4_DebugPutChar(char c)
 {
-    uart_putc(c);
+    struct pd *pd = pd_current();
+    pd->dbg_line[pd->dbg_len++] = c;
+    if (c == '\n' || pd->dbg_len == PD_DBG_LINE) {
+        pd_dbg_flush(pd);
+    }
 }
 
 seL4_Error seL4_ARM_SMC_Call(seL4_CPtr cap, seL4_ARM_SMCContext *args, seL4_ARM_SMCContext *resp)

@@ -17,6 +17,7 @@
 #include <hyp/vcpu.h>
 
 #define PSCI_CPU_ON_64 0xc4000003u /* DEN0022 5.1.4 */
+#define PSCI_CPU_OFF 0x84000002u /* DEN0022 5.1.3 */
 #define SECONDARY_TIMEOUT_S 5
 #define LOCK_SPINS 64 /* polls of the kernel lock before its waiter sleeps */
 
@@ -37,6 +38,7 @@ _Static_assert(sizeof(struct spinlock) == 4, "a ticket lock is one word for the 
 static struct smp_boot_args boot_args[HYP_MAX_CPUS];
 struct spinlock kernel_big_lock __attribute__((aligned(64)));
 bool smp_active;
+unsigned smp_num_cpus = 1;
 
 /*
  * Wait for our turn. LDAXRH arms the exclusive monitor on `owner`, so the
@@ -213,11 +215,9 @@ static void start_cpu(unsigned i)
     struct hyp_cpu *c = &hyp_cpus[i];
     struct smp_boot_args *a = &boot_args[i];
     struct hyp_stack *s = &hyp_stacks[i];
-    c->id = i;
-    c->mpidr = platform.cpu_mpidr[i];
-    c->pd = &hyp_pds[0];
+    c->id = i; /* c->pd and c->mpidr: system.c */
     c->fp_saved = 1; /* lazy FP: the vCPU's (zero) save area is its FP state until the first entry */
-    mmu_secondary_regs(&a->mair, &a->tcr, &a->ttbr0, &a->sctlr);
+    mmu_secondary_regs(c->pd->index, &a->mair, &a->tcr, &a->ttbr0, &a->sctlr);
     a->sp_el2 = (uintptr_t)s->exception + HYP_EXC_STACK_SIZE;
     a->sp_el0 = (uintptr_t)s->stack + HYP_STACK_SIZE;
     a->vbar = (uintptr_t)hyp_vectors;
@@ -228,7 +228,7 @@ static void start_cpu(unsigned i)
         hyp_panic("PSCI CPU_ON of CPU %u (MPIDR 0x%lx) failed: %ld", i, c->mpidr, ret);
     }
     uint64_t deadline = sysreg_read(cntpct_el0) + SECONDARY_TIMEOUT_S * sysreg_read(cntfrq_el0);
-    while (!__atomic_load_n(&c->online, __ATOMIC_ACQUIRE)) {
+    while (!__atomic_load_n(&c->started, __ATOMIC_ACQUIRE)) {
         if (sysreg_read(cntpct_el0) > deadline) {
             hyp_panic("CPU %u (MPIDR 0x%lx) did not come up", i, c->mpidr);
         }
@@ -250,26 +250,41 @@ void smp_boot_secondaries(unsigned n)
     smp_active = true; /* from here on the kernel lock is taken (no CPU holds it now) */
     for (unsigned i = 1; i < n; i++) {
         start_cpu(i);
+        smp_num_cpus = i + 1;
     }
     LOG_INFO("%u CPUs online", n);
 }
 
-/* C entry of a secondary CPU (boot.S), on its own stacks with the MMU on. */
+void smp_cpu_off(void)
+{
+    int64_t ret = psci_call(PSCI_CPU_OFF, 0, 0, 0);
+    LOG_WARN("CPU %u: PSCI CPU_OFF failed (%ld)", cpu_this()->id, ret);
+}
+
+/* C entry of a secondary CPU (boot.S), on its own stacks with the MMU on (its PD's EL2 table). */
 void hyp_secondary_main(void) __attribute__((noreturn));
 void hyp_secondary_main(void)
 {
     struct hyp_cpu *c = cpu_this();
+    struct pd *pd = c->pd;
     sysreg_write(cptr_el2, CPTR_EL2_RES1);
     isb();
     el2_cpu_setup();
-    stage2_cpu_init();
+    stage2_cpu_init(pd->index);
     gic_cpu_init();
     irq_cpu_init();
     if ((sysreg_read(mpidr_el1) & 0xff00ffffffull) != c->mpidr) {
         hyp_panic("CPU %u: MPIDR_EL1 0x%lx, the device tree says 0x%lx", c->id, sysreg_read(mpidr_el1), c->mpidr);
     }
-    LOG_INFO("CPU %u online (MPIDR 0x%lx)", c->id, c->mpidr);
+    LOG_INFO("CPU %u online (MPIDR 0x%lx), PD '%s'", c->id, c->mpidr, pd->desc->name);
+    if (c->id == pd->first_cpu) {
+        irq_route_pd(pd); /* its SPIs to this CPU, before init() acks them */
+    }
     __atomic_store_n(&c->online, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&c->started, 1, __ATOMIC_RELEASE);
     sev();
+    if (c->id == pd->first_cpu) {
+        pd_run(pd); /* the boot CPU runs PD 0's init(); each other PD's first CPU runs its own */
+    }
     pd_cpu_loop();
 }

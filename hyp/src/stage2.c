@@ -4,7 +4,8 @@
  * with two concatenated level-1 tables (8 KiB root), as seL4 does for 40-bit
  * PA cores (ABI 4.2). Leaves: AF = 1; S2AP RO/RW; MemAttr 0xF (Normal
  * inner+outer write-back) when cached, 0x0 (Device-nGnRnE) when not; XN
- * unless the mapping is executable. One fixed VMID.
+ * unless the mapping is executable. One table and one VMID per VM (PD k's
+ * VM: VMID k + 1); each CPU's VTTBR_EL2 is its PD's, fixed from its start.
  */
 #include <string.h>
 #include <hyp/arch.h>
@@ -29,7 +30,7 @@
 
 typedef uint64_t pte_t;
 
-static pte_t s2_root[1024] __attribute__((aligned(8192)));
+static pte_t s2_root[STAGE2_MAX_VMS][1024] __attribute__((aligned(8192)));
 static pte_t s2_pool[S2_POOL_TABLES][512] __attribute__((aligned(4096)));
 static unsigned s2_pool_used;
 
@@ -52,9 +53,10 @@ static pte_t *s2_next_table(pte_t *table, unsigned idx, uint64_t ipa)
     return (pte_t *)(uintptr_t)(e & S2_ADDR_MASK);
 }
 
-void stage2_map(uint64_t ipa, uint64_t pa, uint64_t size, unsigned perms, bool cached)
+void stage2_map(unsigned vm, uint64_t ipa, uint64_t pa, uint64_t size, unsigned perms, bool cached)
 {
-    if ((ipa | pa | size) & 0xfff || ipa + size > (1ull << STAGE2_IPA_BITS) || ipa + size < ipa) {
+    if ((ipa | pa | size) & 0xfff || ipa + size > (1ull << STAGE2_IPA_BITS) || ipa + size < ipa ||
+        vm >= STAGE2_MAX_VMS) {
         hyp_panic("bad guest mapping IPA 0x%lx pa 0x%lx size 0x%lx", ipa, pa, size);
     }
     pte_t attrs = S2_VALID | S2_AF;
@@ -69,7 +71,7 @@ void stage2_map(uint64_t ipa, uint64_t pa, uint64_t size, unsigned perms, bool c
         attrs |= S2_XN;
     }
     while (size) {
-        pte_t *l2 = s2_next_table(s2_root, (ipa >> 30) & 1023, ipa);
+        pte_t *l2 = s2_next_table(s2_root[vm], (ipa >> 30) & 1023, ipa);
         unsigned i2 = (ipa >> 21) & 511;
         if (((ipa | pa) & 0x1fffff) == 0 && size >= 0x200000) {
             if (l2[i2] & S2_VALID) {
@@ -94,16 +96,17 @@ void stage2_map(uint64_t ipa, uint64_t pa, uint64_t size, unsigned perms, bool c
     dsb(ishst);
 }
 
-void stage2_cpu_init(void)
+void stage2_cpu_init(unsigned vm)
 {
     sysreg_write(vtcr_el2, VTCR_VALUE);
-    sysreg_write(vttbr_el2, ((uint64_t)STAGE2_VMID << 48) | (uint64_t)(uintptr_t)s2_root);
+    sysreg_write(vttbr_el2, ((uint64_t)STAGE2_VMID(vm) << 48) | (uint64_t)(uintptr_t)s2_root[vm]);
     isb();
 }
 
-void stage2_activate(void)
+/* TLBI VMALLS12E1IS acts on the VMID in this CPU's VTTBR_EL2 (Arm ARM C5.5): switch to it first. */
+void stage2_activate(unsigned vm)
 {
-    stage2_cpu_init();
+    stage2_cpu_init(vm);
     dsb(ishst);
     __asm__ volatile("tlbi vmalls12e1is" ::: "memory");
     dsb(ish);

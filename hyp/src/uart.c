@@ -165,13 +165,23 @@ void hyp_printf(const char *fmt, ...)
     va_end(ap);
 }
 
+/* One line at a time across CPUs (panics print without it: they may interrupt a holder). */
+static struct spinlock line_lock;
+
+void uart_write_line(const char *s, unsigned len)
+{
+    spin_lock(&line_lock);
+    for (unsigned i = 0; i < len; i++) {
+        uart_putc(s[i]);
+    }
+    spin_unlock(&line_lock);
+}
+
 void hyp_log(enum hyp_log_level level, const char *fmt, ...)
 {
     if (level > hyp_log_level) {
         return;
     }
-    /* One line at a time across CPUs (panics print without it: they may interrupt a holder). */
-    static struct spinlock line_lock;
     va_list ap;
     va_start(ap, fmt);
     spin_lock(&line_lock);

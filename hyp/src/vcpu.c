@@ -64,11 +64,11 @@ _Static_assert(offsetof(struct vcpu_frame, pc) == FW_PC * 8 && offsetof(struct v
     X(2, FW_SPSR) X(1, FW_SP) X(0, FW_PC)
 /* clang-format on */
 
-void vcpu_init(struct vcpu *v, unsigned id, struct pd *pd)
+void vcpu_init(struct vcpu *v, unsigned id, unsigned cpu, struct pd *pd)
 {
     memset(v, 0, sizeof(*v));
     v->id = id;
-    v->cpu = id;
+    v->cpu = cpu;
     v->pd = pd;
     v->state = VCPU_INACTIVE;
     v->loaded_cpu = -1;

@@ -5,7 +5,11 @@ hyp-selftest: one vCPU, every seL4 fault kind and kernel operation.
 hyp-selftest-smp: four vCPUs on four CPUs under a tiny VMM with its own PSCI:
 CPU_ON/CPU_OFF, per-vCPU timers, IPIs through the VMM, per-vCPU fault order,
 registers of running vCPUs read and written from other CPUs, restart and stop
-across CPUs."""
+across CPUs.
+hyp-selftest-multi: two VMM programs (PDs) in one image, one guest each on
+its own CPU: separate EL2 tables, stage 2 and CSpaces; PD 1 powers off or
+crashes while PD 0 finishes; QEMU's exit status is 0 only if both ended with 0;
+one CPU too few is refused at boot."""
 
 import pytest
 
@@ -15,6 +19,7 @@ import guestlib
 @pytest.mark.parametrize("target,marker", [
     ("hyp-selftest", "hyp-selftest: PASS"),
     ("hyp-selftest-smp", "hyp-selftest-smp: PASS"),
+    ("hyp-selftest-multi", "hyp-selftest-multi: PASS"),
 ])
 @pytest.mark.parametrize("gic", [2, 3])
 def test_hyp_selftest(target, marker, gic, test_log):

@@ -18,6 +18,8 @@
 #                        linux_setup_images writes them at run time
 #   --virtio N           N virtio-mmio transports emulated by the VMM      0
 #                        (slot i at 0x0a000000 + i*0x200, INTID 48 + i)
+#   --no-uart            no PL011 (a guest that is not the machine's first:
+#                        its console is a virtio console, hvc0)
 set -euo pipefail
 
 ram_base=0x40000000
@@ -28,6 +30,7 @@ bootargs="console=ttyAMA0 earlycon=pl011,0x09000000 nokaslr rdinit=/init"
 initrd_start=
 initrd_end=
 virtio=0
+uart=1
 
 # Fixed platform addresses (QEMU virt memory map, hw/arm/virt.c).
 readonly GICD_BASE=0x08000000
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
     --bootargs) bootargs=$2; shift 2 ;;
     --initrd) initrd_start=$2; initrd_end=$3; shift 3 ;;
     --virtio) virtio=$2; shift 2 ;;
+    --no-uart) uart=0; shift ;;
     *) die "unknown option $1" ;;
     esac
 done
@@ -148,7 +152,7 @@ EOF
 emit_chosen() {
     echo "	chosen {"
     echo "		bootargs = \"$bootargs\";"
-    echo "		stdout-path = \"/pl011@9000000\";"
+    [ "$uart" = 0 ] || echo "		stdout-path = \"/pl011@9000000\";"
     if [ -n "$initrd_start" ]; then
         echo "		linux,initrd-start = <$(cells64 "$initrd_start")>;"
         echo "		linux,initrd-end = <$(cells64 "$initrd_end")>;"
@@ -168,11 +172,10 @@ cat <<EOF
 	#size-cells = <2>;
 	interrupt-parent = <&gic>;
 
-	aliases {
-		serial0 = "/pl011@9000000";
-	};
-
 EOF
+if [ "$uart" = 1 ]; then
+    printf '\taliases {\n\t\tserial0 = "/pl011@9000000";\n\t};\n\n'
+fi
 emit_chosen
 cat <<EOF
 
@@ -209,6 +212,9 @@ cat <<EOF
 		clock-frequency = <24000000>;
 		clock-output-names = "clk24mhz";
 	};
+EOF
+if [ "$uart" = 1 ]; then
+    cat <<EOF
 
 	pl011@9000000 {
 		compatible = "arm,pl011", "arm,primecell";
@@ -218,5 +224,6 @@ cat <<EOF
 		clock-names = "uartclk", "apb_pclk";
 	};
 EOF
+fi
 emit_virtio
 echo "};"

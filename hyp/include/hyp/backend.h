@@ -70,15 +70,19 @@ extern const struct backend_ops backend_blk_ops, backend_net_ops, backend_consol
 #define BACKEND_MAX_NET 4
 #define BACKEND_MAX_CONSOLE 4
 
-/* Bit n: backend n has work (a notification from its PD or an interrupt from its device). Kernel lock. */
-extern uint32_t backend_pending_mask;
-
-/* Boot (system.c): check the description, claim channels, map the regions and the virtio
- * window for hyp, then probe the virtio-mmio slots, bind devices and fill the headers. */
-void backend_validate(void);
+/*
+ * Boot (system.c): check each PD's backends and add them to hyp's list (PD by PD), claim their
+ * channels, map the regions and the virtio window for hyp (in every PD's EL2 table), then probe
+ * the virtio-mmio slots, bind devices (explicit matches first, then command-line order over all
+ * PDs' backends in list order) and fill the headers. Pending work is pd->backend_pending.
+ */
+void backend_validate(struct pd *pd);
+bool backend_any(void);
 void backend_claim_channels(struct pd *pd);
 void backend_map(void);
 void backend_start(void);
+/* The PD has ended (lifecycle.c, on one of its CPUs): reset its devices, mask their interrupts. */
+void backend_stop(struct pd *pd);
 /* EL2 range of the virtio-mmio registers hyp maps (size 0 if none). */
 void backend_virtio_window(uint64_t *base, uint64_t *size);
 
@@ -86,8 +90,8 @@ void backend_virtio_window(uint64_t *base, uint64_t *size);
 void backend_signal(unsigned index);
 /* Kernel lock held: the device's SPI fired; irq.c has masked it at the distributor. */
 void backend_irq(unsigned index);
-/* Run one pass of every pending backend (pd.c event loop, by the CPU owning the PD, without the lock). */
-void backend_service(void);
+/* Run one pass of every pending backend of `pd` (pd.c event loop, by the CPU owning the PD, without the lock). */
+void backend_service(struct pd *pd);
 
 /* Boot-time identification (the device is reset afterwards). */
 bool backend_blk_read_serial(struct virtio_dev *d, char serial[BACKEND_SERIAL_BYTES]);

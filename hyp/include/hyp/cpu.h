@@ -45,10 +45,10 @@ struct hyp_cpu {
     struct vcpu_fp *fp; /* CPU_FP: FP/SIMD save area of the vCPU loaded here */
     uint64_t fp_saved; /* CPU_FP_SAVED: 1 = guest FP state is in *fp, hyp owns the FP registers */
     struct vcpu_frame *frame; /* register frame of the vCPU loaded here (vectors.S keeps its own copy: SP_EL2) */
-    unsigned id; /* index into hyp_cpus; CPU i runs vCPU i (static partitioning, DESIGN 3) */
+    unsigned id; /* index into hyp_cpus; runs vCPU id - pd->first_cpu of its PD (static partitioning, DESIGN 3) */
     uint64_t mpidr;
     struct vcpu *vcpu; /* the vCPU statically assigned to this CPU, or NULL */
-    struct pd *pd; /* the PD whose code runs on this CPU */
+    struct pd *pd; /* the PD whose code (and vCPUs) run on this CPU, and no other */
     bool vtimer_hw_masked; /* vtimer PPI disabled at this CPU's GIC */
     bool vif_en; /* GICH_HCR.En / ICH_HCR_EL2.En as last written (vcpu.c sets it before an entry, irq.c clears it) */
     /*
@@ -59,12 +59,14 @@ struct hyp_cpu {
      * this CPU waits.
      */
     uint32_t in_guest;
-    uint32_t online;
+    uint32_t online; /* 0 again once parked (lifecycle.c) */
+    uint32_t started; /* set once by the CPU itself: the boot CPU waits for it (smp.c) */
     uint32_t kick_mask; /* CPUs to kick once this CPU releases the kernel lock (smp_kick) */
     uint32_t lock_sleeper; /* kernel-lock ticket + 1 while this CPU waits for it in WFI, else 0 */
     uint32_t xcall_req, xcall_done;
+    bool holds_lock; /* this CPU holds the kernel lock (with several CPUs): a PD crash then is hyp's (lifecycle.c) */
     /* Interrupts taken on this CPU, published under the kernel lock (irq.c). */
-    uint64_t irq_notify; /* PD 0 channels to notify */
+    uint64_t irq_notify; /* channels of this CPU's PD to notify */
     uint32_t irq_backends; /* backends whose device interrupted */
     uint64_t lr_stage[64]; /* LRs other CPUs wrote for this CPU's vCPU, on their way to the hardware */
     /* GIC: GICv2 CPU interface bit (GICD_ITARGETSR, GICD_SGIR); GICv3 redistributor SGI_base frame. */

@@ -68,6 +68,13 @@ static inline unsigned gic_num_lrs(void)
 void gic_irq_enable(uint32_t intid);
 void gic_irq_disable(uint32_t intid);
 void gic_irq_configure(uint32_t intid, bool edge);
+/*
+ * Route SPI `intid` to physical CPU `cpu` (GICv2 GICD_ITARGETSR byte: the CPU's interface bit, known
+ * once it has run gic_cpu_init; GICv3 GICD_IROUTERn: its MPIDR affinity).
+ */
+void gic_irq_route(uint32_t intid, unsigned cpu);
+/* This CPU leaves the GIC for good: its CPU interface signals nothing any more (GICC_CTLR / ICC_IGRPEN1_EL1). */
+void gic_cpu_disable(void);
 
 /* Acknowledge the highest-priority pending interrupt (GICC_IAR / ICC_IAR1_EL1, IHI 0069 12.2.13). */
 static inline uint32_t gic_ack(void)

@@ -1,7 +1,7 @@
 /*
  * Physical interrupt ownership and dispatch (ABI 3.6, 3.7, 1.3 irq_ack).
  * Interrupts are taken on the CPU they target: hyp's kick SGI and the
- * vtimer/maintenance PPIs on every CPU, SPIs on the boot CPU. What one does
+ * vtimer/maintenance PPIs on every CPU, a PD's SPIs on that PD's first CPU. What one does
  * to this CPU's hardware is done at once; what it means for shared state
  * (a fault, a notification) is recorded per CPU and published under the
  * kernel lock by irq_publish().
@@ -19,8 +19,12 @@ void irq_init(void);
 void irq_cpu_init(void);
 /* Bind a device INTID to a PD channel (configured, left masked until acked). */
 void irq_bind_channel(uint32_t intid, struct pd *pd, unsigned ch, bool edge);
-/* Bind a virtio device's INTID to backend `index` (level, enabled): never delivered to a PD. */
-void irq_bind_backend(uint32_t intid, unsigned index);
+/* Bind a virtio device's INTID to backend `index` of `pd` (level, enabled, routed to the PD's first CPU). */
+void irq_bind_backend(uint32_t intid, unsigned index, struct pd *pd);
+/* The PD's first CPU, before its init(): route every SPI bound to the PD (channels, backends) to this CPU. */
+void irq_route_pd(const struct pd *pd);
+/* The PD has ended: mask every SPI bound to it, for good. */
+void irq_disable_pd(const struct pd *pd);
 /*
  * Acknowledge and handle every pending interrupt of this CPU. `guest_exit`:
  * the guest of this CPU's vCPU has just been interrupted, so a vtimer or

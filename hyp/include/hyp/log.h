@@ -21,6 +21,8 @@ extern enum hyp_log_level hyp_log_level;
 void uart_init(uintptr_t base);
 void uart_putc(char c);
 void uart_puts(const char *s);
+/* Write `len` characters as one piece: no other CPU's line or log line lands in the middle. */
+void uart_write_line(const char *s, unsigned len);
 
 /* Minimal printf: %c %s %d %i %u %x %X %p, flags '0' '-', width, length 'l' 'll' 'z'. */
 void hyp_vprintf(const char *fmt, va_list ap);
@@ -31,6 +33,9 @@ void hyp_log_parse_bootargs(const char *bootargs);
 #define LOG_WARN(...) hyp_log(HYP_LOG_WARN, __VA_ARGS__)
 #define LOG_INFO(...) hyp_log(HYP_LOG_INFO, __VA_ARGS__)
 #define LOG_DEBUG(...) hyp_log(HYP_LOG_DEBUG, __VA_ARGS__)
+
+/* End QEMU with `status` (semihosting SYS_EXIT), the whole machine: every PD. */
+void machine_exit(int status) __attribute__((noreturn));
 
 /* Print "hyp| PANIC: <reason>" and a register dump, then exit QEMU with status 1. */
 void hyp_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));

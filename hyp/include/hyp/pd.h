@@ -1,7 +1,11 @@
 /*
  * Protection-domain runtime: the Microkit event loop of ABI 1.2 run by hyp
- * for a VMM linked into the same EL2 image (DESIGN 3: a documented divergence
- * from seL4, where the VMM is an unprivileged PD).
+ * for each VMM program linked into the same EL2 image (DESIGN 3: a documented
+ * divergence from seL4, where the VMM is an unprivileged PD). PD k is the
+ * k-th program (hyp/program.h); it owns physical CPUs first_cpu ..
+ * first_cpu + num_cpus - 1 (one per vCPU of its VM, at least one), its own
+ * EL2 stage-1 table, stage-2 table and VMID, and its caps name only its own
+ * vCPUs, IRQs and channels (a CSpace per PD).
  */
 #pragma once
 
@@ -9,8 +13,11 @@
 #include <stdint.h>
 #include <hyp/backend.h>
 #include <hyp/cpu.h>
+#include <hyp/program.h>
 #include <hyp/system.h>
 #include <hyp/vcpu.h>
+
+#define PD_DBG_LINE 160
 
 enum pd_deferred {
     PD_DEFERRED_NONE = 0,
@@ -20,7 +27,9 @@ enum pd_deferred {
 
 struct pd {
     const struct hyp_pd *desc;
+    const struct hyp_program *program;
     unsigned index;
+    unsigned first_cpu, num_cpus; /* its physical CPUs; vCPU i runs on first_cpu + i */
     seL4_IPCBuffer ipc;
     uint64_t notify_pending; /* bound notification word: bit n = channel n */
     struct vcpu *fault_head, *fault_tail; /* fault endpoint queue, FIFO */
@@ -38,9 +47,15 @@ struct pd {
     struct vcpu *vcpus[8];
     unsigned num_vcpus;
     int owner; /* the CPU running this PD's entry points (and the backends), -1 if none */
+    uint32_t backend_pending; /* bit n: hyp backend n (backend.c's list) of this PD has work; kernel lock */
+    bool ended; /* powered off or crashed: its CPUs are parked for good (lifecycle.c) */
+    /* seL4_DebugPutChar: the PD's output goes out a line at a time, so PDs on other CPUs do not split it. */
+    char dbg_line[PD_DBG_LINE];
+    unsigned dbg_len;
+    int exit_status;
 };
 
-#define HYP_MAX_PDS 1
+#define HYP_MAX_PDS 4
 
 extern struct pd hyp_pds[HYP_MAX_PDS];
 extern unsigned hyp_num_pds;
@@ -54,13 +69,13 @@ static inline bool pd_has_work_for(const struct pd *pd, const struct hyp_cpu *c)
     if (pd->owner >= 0) {
         return false;
     }
-    return backend_pending_mask || pd->notify_pending || (pd->fault_head && pd->fault_head->cpu == c->id);
+    return pd->backend_pending || pd->notify_pending || (pd->fault_head && pd->fault_head->cpu == c->id);
 }
 
 /* Kernel lock held: true if the PD has anything to receive (ABI 1.2 receive order, hyp's backends first). */
 static inline bool pd_has_work(const struct pd *pd)
 {
-    return backend_pending_mask || pd->notify_pending || pd->fault_head;
+    return pd->backend_pending || pd->notify_pending || pd->fault_head;
 }
 
 /* The PD whose code is running (the caller of a seL4_* operation). Inline: every seL4_* operation asks. */
@@ -80,7 +95,29 @@ void pd_deliver_fault(struct vcpu *v, seL4_Word label, seL4_Word len);
 void pd_cancel_fault(struct vcpu *v);
 /* Kernel lock held: set notification bit `ch` of `pd`. */
 void pd_signal(struct pd *pd, microkit_channel ch);
-/* Boot CPU: run init(), then the event loop; never returns. */
+/* The PD's first CPU: run init(), then the event loop; never returns. */
 void pd_run(struct pd *pd) __attribute__((noreturn));
 /* Every CPU's loop: the PD's pending work when it may take it, else its vCPU, else WFI. */
 void pd_cpu_loop(void) __attribute__((noreturn));
+
+/*
+ * Lifetimes (lifecycle.c). A PD ends when its VMM calls hyp_machine_poweroff(status) or when it
+ * crashes (status 1): its vCPUs stop, its interrupts and backend devices are shut off, its CPUs
+ * are parked for good, and every other PD keeps running. QEMU exits when the last PD has ended,
+ * with status 0 only if every PD ended with 0. Called on a CPU of `pd`, kernel lock not held.
+ */
+void pd_end(struct pd *pd, int status) __attribute__((noreturn));
+/* Boot: `n` PDs run; QEMU exits when as many have ended. */
+void lifecycle_init(unsigned n);
+/* Write out what the PD printed since its last newline (sel4.c). */
+void pd_dbg_flush(struct pd *pd);
+/* The PD crashed: say why on the console, then pd_end(pd, 1). */
+void pd_crash(struct pd *pd, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+/* A CPU of an ended PD: leave the GIC and power off (PSCI CPU_OFF), or sleep for good. */
+void pd_cpu_park(struct hyp_cpu *c) __attribute__((noreturn));
+/*
+ * An exception hyp does not expect at EL2 (machine.c; regs as vectors.S saves them): the PD to
+ * blame if it was taken at EL2t in that PD's entry point on this CPU, outside hyp's kernel lock
+ * (machine.c then ends only that PD); NULL when hyp itself is at fault (a panic).
+ */
+struct pd *pd_exception_owner(uint64_t vector, const uint64_t *regs);

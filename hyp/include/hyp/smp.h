@@ -72,6 +72,7 @@ static inline void kernel_lock(void)
     if ((uint16_t)word != (uint16_t)(word >> 16)) {
         kernel_lock_wait((uint16_t)(word >> 16));
     }
+    cpu_this()->holds_lock = true;
 }
 
 /* Send the kicks smp_kick() deferred (after the release: a GIC access is slow under QEMU). */
@@ -89,13 +90,14 @@ static inline void kernel_unlock(void)
     if (!smp_active) {
         return; /* no other CPU: nobody to kick either */
     }
+    struct hyp_cpu *c = cpu_this();
+    c->holds_lock = false;
     uint16_t owner = (uint16_t)(kernel_big_lock.owner + 1);
     __atomic_store_n(&kernel_big_lock.owner, owner, __ATOMIC_RELEASE);
     uint32_t word = __atomic_load_n((uint32_t *)&kernel_big_lock, __ATOMIC_ACQUIRE);
     if ((uint16_t)(word >> 16) != owner) {
         kernel_lock_wake(owner);
     }
-    struct hyp_cpu *c = cpu_this();
     if (c->kick_mask) {
         smp_send_kicks(c);
     }
@@ -118,3 +120,7 @@ void smp_service(struct hyp_cpu *c);
 void smp_wait_for_interrupt(struct hyp_cpu *c);
 /* Boot CPU, after system_setup(): start CPUs 1..n-1 with PSCI CPU_ON and wait until they run. */
 void smp_boot_secondaries(unsigned n);
+/* CPUs started (boot CPU included). */
+extern unsigned smp_num_cpus;
+/* This CPU powers itself off (PSCI CPU_OFF, DEN0022 5.1.3); returns only if the firmware refuses. */
+void smp_cpu_off(void);

@@ -1,11 +1,12 @@
 /*
  * The system description: hyp's analogue of a Microkit System Description
- * File (ABI reference 1.4). A VMM program provides it as constant C data
- * named `hyp_system`; hyp validates it at boot (and panics with a clear
- * message on nonsense), allocates and zero-fills RAM for the regions that ask
- * for it, maps the regions into the VMM's EL2 address space and into the
- * guest's stage-2, and patches the setvar variables, as the Microkit tool
- * and the capDL initialiser do.
+ * File (ABI reference 1.4), one per VMM program (one PD each; hyp runs every
+ * program linked into its image, see hyp/README.md "Several PDs"). A VMM
+ * program provides it as constant C data named `hyp_system`; hyp validates
+ * it at boot (and panics with a clear message on nonsense), allocates and
+ * zero-fills RAM for the regions that ask for it, maps the regions into the
+ * PD's EL2 address space and into its guest's stage-2, and patches the setvar
+ * variables, as the Microkit tool and the capDL initialiser do.
  *
  * Example (the shape of libvmm's simple.system on QEMU virt):
  *
@@ -161,7 +162,7 @@ struct hyp_backend {
 struct hyp_system {
     const struct hyp_memory_region *regions;
     size_t num_regions;
-    const struct hyp_pd *pds; /* this version runs exactly one PD */
+    const struct hyp_pd *pds; /* exactly one: the program's own PD (several PDs = several programs) */
     size_t num_pds;
     const struct hyp_channel *channels;
     size_t num_channels;
@@ -171,5 +172,8 @@ struct hyp_system {
 
 #define HYP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Provided by the VMM program. */
+/*
+ * Provided by each VMM program, local to it (mk/hyp.mk hyp_program): hyp finds it through the
+ * program's record in .hyp_programs (hyp/program.h), so several programs can each define one.
+ */
 extern const struct hyp_system hyp_system;

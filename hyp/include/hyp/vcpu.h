@@ -1,6 +1,7 @@
 /*
  * A guest vCPU: the seL4 TCB + VCPU object pair of ABI 3.3-3.5 in one struct.
- * vCPU i runs on physical CPU i only (static partitioning, DESIGN 3). Its EL1
+ * vCPU i of PD k runs on physical CPU first_cpu(k) + i only (static partitioning, DESIGN 3); "CPU i"
+ * below is that CPU. Its EL1
  * system registers, TPIDR(RO)_EL0 and GIC virtual-interface state are
  * "loaded" (live in CPU i's hardware) while `loaded_cpu` is i, and in `saved`
  * while it is -1. Another CPU never touches CPU i's registers: it has CPU i
@@ -90,7 +91,7 @@ extern struct vcpu hyp_vcpus[HYP_MAX_VCPUS];
 extern unsigned hyp_num_vcpus;
 
 /* Initial VCPU state of ABI 3.3 + TCB state of ABI 3.4 (all zero, Inactive, not loaded). */
-void vcpu_init(struct vcpu *v, unsigned id, struct pd *pd);
+void vcpu_init(struct vcpu *v, unsigned id, unsigned cpu, struct pd *pd);
 /* On v's CPU, kernel lock held: write v->saved into this CPU's registers / save them back. */
 void vcpu_load(struct vcpu *v);
 void vcpu_unload(struct vcpu *v);
