@@ -566,11 +566,15 @@ bool shq_port_publish(struct shq_port *p, bool producer)
     return true;
 }
 
-/* hyp/machine.h: one line per backend, printed whatever hyp's log level. */
+/* hyp/machine.h: one line per backend of the calling PD, printed whatever hyp's log level. */
 void hyp_report_pools(void)
 {
-    for (size_t i = 0; i < hyp_system.num_backends; i++) {
+    const struct pd *caller = pd_current();
+    for (unsigned i = 0; i < num_backends; i++) {
         const struct backend *b = &backends[i];
+        if (b->pd != caller) {
+            continue;
+        }
         if (!b->priv) {
             hyp_printf("hyp-pools: backend %u %s no device\n", b->index, kind_name(b->desc->kind));
         } else if (b->desc->kind == SHQ_KIND_BLK) {
