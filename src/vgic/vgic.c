@@ -145,13 +145,22 @@ void vgic_irq_set_active(struct vgic_irq *irq, bool active)
 
 void vgic_irq_set_group(struct vgic_irq *irq, bool group1)
 {
+    bool changed = irq->group1 != group1;
     irq->group1 = group1;
+    if (changed) {
+        vgic_lr_retag(irq);
+    }
     vgic_irq_update(irq);
 }
 
 void vgic_irq_set_priority(struct vgic_irq *irq, uint8_t priority)
 {
-    irq->priority = priority & VGIC_PRIO_MASK;
+    uint8_t value = priority & VGIC_PRIO_MASK;
+    bool changed = irq->priority != value;
+    irq->priority = value;
+    if (changed) {
+        vgic_lr_retag(irq);
+    }
     vgic_irq_update(irq);
 }
 

@@ -192,6 +192,9 @@ void vgic_lr_refill_mask(uint8_t vcpus);
 /* Reset: queues empty, no LR busy; LRs that were busy become stale (may still hold an old vIRQ). */
 void vgic_lr_reset(size_t vcpu);
 
+/* irq sits in an LR and its priority or group changed: rewrite that LR's copy while it is still pending. */
+void vgic_lr_retag(struct vgic_irq *irq);
+
 /* --- vgic_v2_dist.c: the GICv2 distributor register file ---------------------------------------------------- */
 
 #define VGIC_V2_DIST_SIZE 0x1000

@@ -299,3 +299,28 @@ bool vgic_vcpu_has_pending(size_t vcpu)
     const struct vgic_vcpu *vc = &vgic_state.vcpu[vcpu];
     return vc->queued_levels != 0 || vc->lr_busy != 0;
 }
+
+/*
+ * The guest changed the priority or group of a vIRQ whose copy sits in an LR
+ * (IPRIORITYR 4.3.11, IGROUPR 4.3.4: a pending interrupt is signalled by its
+ * current priority). The copy keeps the values it was loaded with, so a vIRQ
+ * loaded at a priority the guest's mask hides would hold its LR, and its
+ * INTID, for good. Rewriting the LR with the same INTID updates a copy that is
+ * still pending; a copy the guest has taken is active and the kernel refuses
+ * (DeleteFirst): it keeps the priority it was taken at, as on hardware. If the
+ * guest had EOIed it and the VGICMaintenance is not in yet, the rewrite makes
+ * it pending once more (one spurious delivery, its ack callback run once):
+ * the ABI cannot read an LR to tell (vgic.h).
+ */
+void vgic_lr_retag(struct vgic_irq *irq)
+{
+    if (!irq->in_lr) {
+        return;
+    }
+    seL4_Error err = seL4_ARM_VCPU_InjectIRQ(BASE_VCPU_CAP + irq->lr_vcpu, irq->intid, irq->priority >> VGIC_PRIO_SHIFT,
+                                             irq->group1 ? 1 : 0, irq->lr_index);
+    if (err != seL4_NoError && err != seL4_DeleteFirst) {
+        LOG_GUEST(LOG_LEVEL_WARN, "vCPU %u: rewriting LR %u for INTID %u failed (error %d)", irq->lr_vcpu,
+                  irq->lr_index, irq->intid, (int)err);
+    }
+}
