@@ -117,7 +117,7 @@ static void handle_vtimer(struct hyp_cpu *c, uint32_t intid, bool guest_exit)
     gic_irq_disable(intid);
     c->vtimer_hw_masked = true;
     if (guest_exit && !v->exit_label) {
-        v->fault_mr[seL4_VPPIEvent_IRQ] = intid;
+        v->exit_mr[seL4_VPPIEvent_IRQ] = intid;
         v->exit_label = seL4_Fault_VPPIEvent;
         v->exit_len = seL4_VPPIEvent_Length;
     }
@@ -139,7 +139,7 @@ static void handle_maintenance(struct hyp_cpu *c, bool guest_exit)
                 idx = i;
             }
         }
-        v->fault_mr[seL4_VGICMaintenance_IDX] = idx;
+        v->exit_mr[seL4_VGICMaintenance_IDX] = idx;
         v->exit_label = seL4_Fault_VGICMaintenance;
         v->exit_len = seL4_VGICMaintenance_Length;
     }

@@ -35,6 +35,10 @@ unsigned hyp_num_pds;
 void pd_queue_fault(struct vcpu *v, seL4_Word label, seL4_Word len)
 {
     struct pd *pd = v->pd;
+    if (v->exit_mr != v->fault_mr) {
+        /* The exit wrote the IPC buffer (vcpu.h): the entry points that run first may overwrite it. */
+        __builtin_memcpy(v->fault_mr, v->exit_mr, sizeof(v->fault_mr));
+    }
     v->state = VCPU_BLOCKED_ON_SEND;
     v->fault_label = label;
     v->fault_len = len;
@@ -117,7 +121,7 @@ static void deliver_notifications(struct pd *pd)
  * of this CPU (so it needs no kick when it restarts), its fault_len MRs in the
  * IPC buffer: fault() runs with the lock dropped, then its reply is applied (ABI 2.5).
  */
-static void deliver(struct pd *pd, struct vcpu *v)
+static inline __attribute__((always_inline)) void deliver(struct pd *pd, struct vcpu *v)
 {
     seL4_Bool (*fault)(microkit_child, microkit_msginfo, microkit_msginfo *) = pd->desc->fault;
     if (!fault) {
@@ -203,9 +207,11 @@ void pd_deliver_fault(struct vcpu *v, seL4_Word label, seL4_Word len)
     pd->owner = (int)v->cpu;
     v->fault_label = label;
     v->fault_len = len;
-    copy_mrs(pd, v);
+    if (v->exit_mr != pd->ipc.msg) {
+        copy_mrs(pd, v);
+    }
     deliver(pd, v);
-    if (pd_has_work(pd)) {
+    if (__builtin_expect(pd_has_work(pd), 0)) {
         pd_drain(pd, cpu_this());
     } else {
         pd->owner = -1;

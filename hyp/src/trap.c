@@ -40,13 +40,10 @@ static uint64_t abort_ipa(uint32_t esr)
     return ((sysreg_read(hpfar_el2) & 0x00000ffffffffff0ull) << 8) | (far & 0xfff);
 }
 
-/*
- * The exit's fault goes into the vCPU's own message (the IPC buffer belongs to
- * whichever CPU runs the PD); vcpu_run delivers it at once or queues it.
- */
+/* The exit's fault goes where v->exit_mr says (vcpu.h); vcpu_run delivers it at once or queues it. */
 static seL4_Word *fault_mrs(struct vcpu *v)
 {
-    return v->fault_mr;
+    return v->exit_mr;
 }
 
 static void raise_fault(struct vcpu *v, seL4_Word label, seL4_Word len)

@@ -70,6 +70,7 @@ void vcpu_init(struct vcpu *v, unsigned id, unsigned cpu, struct pd *pd)
     v->id = id;
     v->cpu = cpu;
     v->pd = pd;
+    v->exit_mr = pd->num_cpus == 1 ? pd->ipc.msg : v->fault_mr;
     v->state = VCPU_INACTIVE;
     v->loaded_cpu = -1;
     v->saved.reg[seL4_VCPUReg_SCTLR] = VCPU_SCTLR_INIT;

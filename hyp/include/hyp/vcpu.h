@@ -77,6 +77,12 @@ struct vcpu {
     seL4_Word fault_label;
     seL4_Word fault_len;
     seL4_Word fault_mr[VCPU_FAULT_MRS];
+    /*
+     * Where an exit writes its fault's MRs (trap.c, irq.c): the PD's IPC buffer when the PD has one
+     * CPU (no entry point can run while its guest does, and the short path then delivers with no
+     * copy), else fault_mr (another CPU may be running the PD). pd.c moves them to fault_mr if queued.
+     */
+    seL4_Word *exit_mr;
     struct vcpu *fault_next;
     uint64_t lr_dirty;
     struct {
