@@ -10,6 +10,8 @@ Run them with `make system-test`, or a few directly on Debian's Python:
 LIBVMM_BOOT_TIMEOUT (seconds, default 240) bounds each boot."""
 
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +29,14 @@ def testguests():
     """The bare-metal test guests, by name -> raw binary path."""
     guestlib.make("testguests")
     return {p.stem: p for p in (guestlib.build_dir() / "guests").glob("*.bin")}
+
+
+@pytest.fixture
+def socket_dir():
+    """A short temporary directory for Unix sockets (their names are limited to 107 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="libvmm-sock-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

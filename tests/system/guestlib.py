@@ -419,14 +419,23 @@ def blob_server(size):
         thread.join()
 
 
+def wait_until(condition, what, timeout):
+    """Poll condition() until it is true; fail naming `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.05)
+
+
 class ConsoleSocket:
     """The host side of QEMU's virtconsole (run-qemu.sh --console-socket),
     connected once QEMU listens. QEMU drops virtconsole output it cannot
     write to the socket at once (hw/char/virtio-console.c), so a thread
     drains it all the time into a buffer that receive_until() consumes."""
 
-    def __init__(self, path, timeout=COMMAND_TIMEOUT):
+    def __init__(self, path, timeout=COMMAND_TIMEOUT, log=None):
         self.timeout = timeout
+        self.log = log  # a file that gets every byte received, as text
         self.cond = threading.Condition()
         self.received = bytearray()
         self.closed = False
@@ -446,6 +455,9 @@ class ConsoleSocket:
                     self.closed = True
                     self.cond.notify_all()
                     return
+                if self.log is not None:
+                    self.log.write(chunk.decode("utf-8", "replace"))
+                    self.log.flush()
                 self.received += chunk
                 self.cond.notify_all()
 

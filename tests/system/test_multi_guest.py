@@ -31,29 +31,12 @@ class SocketShell(guestlib.ConsoleSocket):
     marker protocol as guestlib.Console.run, over the socket."""
 
     def __init__(self, path, log):
-        self.log = log
         deadline = time.monotonic() + SOCKET_WAIT_S
         while not Path(path).exists():
             if time.monotonic() > deadline:
                 raise AssertionError(f"QEMU did not create {path}")
             time.sleep(0.05)
-        super().__init__(path, guestlib.BOOT_TIMEOUT)
-
-    def _read(self):
-        while True:
-            try:
-                chunk = self.sock.recv(65536)
-            except OSError:
-                chunk = b""
-            with self.cond:
-                if not chunk:
-                    self.closed = True
-                    self.cond.notify_all()
-                    return
-                self.log.write(chunk.decode("utf-8", "replace"))
-                self.log.flush()
-                self.received += chunk
-                self.cond.notify_all()
+        super().__init__(path, guestlib.BOOT_TIMEOUT, log=log)
 
     def expect(self, pattern, timeout, nudge=False):
         """Consume everything up to the first match of `pattern` (bytes regex);

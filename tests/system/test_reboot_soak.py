@@ -42,12 +42,7 @@ asserted; the run prints its time per reboot."""
 import hashlib
 import os
 import re
-import shutil
-import tempfile
 import time
-from pathlib import Path
-
-import pytest
 
 import guestlib
 from conftest import machine_command
@@ -134,19 +129,8 @@ def at_rest_violations(pools, expected):
     return bad
 
 
-@pytest.fixture
-def socket_dir():
-    # A short path: Unix socket names are limited to 107 bytes.
-    path = Path(tempfile.mkdtemp(prefix="libvmm-soak-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def wait_until(condition, what, timeout=TRANSFER_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
-        time.sleep(0.05)
+    guestlib.wait_until(condition, what, timeout)
 
 
 class Soak:

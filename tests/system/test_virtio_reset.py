@@ -7,10 +7,6 @@ working, and nothing the old requests complete may disturb it.
 One QEMU run per target: under hyp, and as a control directly on QEMU."""
 
 import hashlib
-import shutil
-import tempfile
-import time
-from pathlib import Path
 
 import pytest
 
@@ -22,19 +18,8 @@ BLOB_SIZE = 24 << 20
 TRANSFER_TIMEOUT = 180
 
 
-@pytest.fixture
-def socket_dir():
-    # A short path: Unix socket names are limited to 107 bytes.
-    path = Path(tempfile.mkdtemp(prefix="libvmm-reset-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def wait_until(condition, what, timeout=TRANSFER_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
-        time.sleep(0.05)
+    guestlib.wait_until(condition, what, timeout)
 
 
 @pytest.mark.parametrize("target", ["direct", "hyp"])
