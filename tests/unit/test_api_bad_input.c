@@ -10,69 +10,9 @@
  * guest_ram_contains() are queries on the guest-reachable hot path (every
  * descriptor goes through them), so they report by value only and their
  * callers log; their rows expect no log line at all.
+ * The virtio devices' and shq.h's rows are in test_api_bad_input_virtio.c.
  */
-#include <limits.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-#include <libvmm/fault.h>
-#include <libvmm/guest.h>
-#include <libvmm/guest_ram.h>
-#include <libvmm/loader.h>
-#include <libvmm/log.h>
-#include <libvmm/mmio.h>
-#include <libvmm/shq.h>
-#include <libvmm/virq.h>
-#include <libvmm/virtio/blk.h>
-#include <libvmm/virtio/console.h>
-#include <libvmm/virtio/net.h>
-#include "fake_microkit.h"
-#include "guest_internal.h"
-#include "loader_fixture.h"
-#include "virtio_backend.h"
-
-#define NUM_VCPUS 2
-#define GICD_GPA 0x08000000ull
-#define DEV_GPA 0x0a000000ull
-#define DEV_IRQ 48
-#define DEV_CH 5
-
-struct bad_case {
-    const char *what;
-    bool (*refused)(void); /* makes the call; true if it returned the documented failure value */
-    const char *log; /* the log line must contain this; NULL: nothing may be logged */
-};
-
-static void run_cases(const char *header, const struct bad_case *cases, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const struct bad_case *c = &cases[i];
-        fake_console_clear();
-        if (!c->refused()) {
-            fail_msg("%s: %s was accepted (log: %s)", header, c->what, fake.console);
-        }
-        if (c->log != NULL && !fake_console_contains(c->log)) {
-            fail_msg("%s: %s: no log line containing \"%s\" (log: %s)", header, c->what, c->log, fake.console);
-        }
-        if (c->log == NULL && fake.console_len != 0) {
-            fail_msg("%s: %s logged on a query path: %s", header, c->what, fake.console);
-        }
-        if (fake.crashes != 0) {
-            fail_msg("%s: %s made a libmicrokit call fail", header, c->what);
-        }
-    }
-}
-
-#define CASE_FN(name, expr, needle)                                                                                    \
-    static bool name(void)                                                                                             \
-    {                                                                                                                  \
-        return (expr);                                                                                                 \
-    }
-#define CASE_ROW(name, expr, needle) {#name, name, needle},
-
-/* ---- the guest every table after the first runs against ---- */
+#include "api_bad_input.h"
 
 static struct guest_config good_config(void)
 {
@@ -88,20 +28,6 @@ static struct guest_config good_config(void)
         .gicd_gpa = GICD_GPA,
     };
     return c;
-}
-
-static struct t_args good_args;
-
-static int setup_guest(void **state)
-{
-    (void)state;
-    t_reset(NUM_VCPUS);
-    assert_true(virq_controller_init(0));
-    good_args = t_args;
-    vb_init(SHQ_KIND_BLK, 64, 64, 0, 0);
-    vb_blk_config(VB_DISK_SECTORS, false, "bad-input");
-    fake_console_clear();
-    return 0;
 }
 
 /* The configuration is still the good one (a refused guest_init() changes nothing). */
@@ -132,25 +58,6 @@ static bool fault_refused(size_t vcpu)
 {
     microkit_msginfo reply = microkit_msginfo_new(0xdead, 0);
     return !fault_handle(vcpu, vm_fault_msg(), &reply) && fake.vcpu[0].reg_writes == 0;
-}
-
-static struct virtio_blk_device blk, blk2;
-static struct virtio_net_device net;
-static struct virtio_console_device con;
-
-static bool blk_refused(struct virtio_blk_device *d, uint64_t gpa, size_t vcpu, int irq, microkit_channel ch)
-{
-    return !virtio_blk_init(d, gpa, vcpu, irq, vb_region, VB_REGION_SIZE, ch);
-}
-
-static bool net_refused(struct virtio_net_device *d, uint64_t gpa, size_t vcpu, int irq, microkit_channel ch)
-{
-    return !virtio_net_init(d, gpa, vcpu, irq, vb_region, VB_REGION_SIZE, ch);
-}
-
-static bool console_refused(struct virtio_console_device *d, uint64_t gpa, size_t vcpu, int irq, microkit_channel ch)
-{
-    return !virtio_console_init(d, gpa, vcpu, irq, vb_region, VB_REGION_SIZE, ch);
 }
 
 /* ---- before guest_init() / virq_controller_init(): runs first, in a fresh process ---- */
@@ -503,81 +410,7 @@ static void test_guest_ram_h(void **state)
     assert_true(guest_ram_contains(T_RAM2_GPA, T_RAM2_SIZE));
 }
 
-/* ---- virtio/blk.h, net.h, console.h: the same rows for each device ---- */
-
-#define VIRTIO_CASES(X, kind, dev)                                                                                     \
-    X(kind##_init_null_device, kind##_refused(NULL, DEV_GPA, 0, DEV_IRQ, DEV_CH), "no device given")                   \
-    X(kind##_init_gpa_misaligned, kind##_refused(&dev, DEV_GPA + 0x10, 0, DEV_IRQ, DEV_CH), "is not 0x200 aligned")    \
-    X(kind##_init_channel_63, kind##_refused(&dev, DEV_GPA, 0, DEV_IRQ, 63), "channel 63 out of range")                \
-    X(kind##_init_channel_huge, kind##_refused(&dev, DEV_GPA, 0, DEV_IRQ, UINT_MAX),                                   \
-      "channel 4294967295 out of range")                                                                               \
-    X(kind##_init_vcpu_eq_num, kind##_refused(&dev, DEV_GPA, NUM_VCPUS, DEV_IRQ, DEV_CH), "vCPU 2 is not configured")  \
-    X(kind##_init_vcpu_huge, kind##_refused(&dev, DEV_GPA, SIZE_MAX, DEV_IRQ, DEV_CH), "is not configured")            \
-    X(kind##_init_irq_sgi, kind##_refused(&dev, DEV_GPA, 0, 5, DEV_CH), "IRQ 5 is not an SPI")                         \
-    X(kind##_init_irq_ppi, kind##_refused(&dev, DEV_GPA, 0, 20, DEV_CH), "IRQ 20 is not an SPI")                       \
-    X(kind##_init_irq_negative, kind##_refused(&dev, DEV_GPA, 0, -1, DEV_CH), "IRQ -1 is not an SPI")                  \
-    X(kind##_init_irq_1020, kind##_refused(&dev, DEV_GPA, 0, 1020, DEV_CH), "IRQ 1020 out of range")                   \
-    X(kind##_init_over_distributor, kind##_refused(&dev, GICD_GPA, 0, DEV_IRQ, DEV_CH), "overlaps [0x8000000")         \
-    X(kind##_init_duplicate_gpa, kind##_refused(&dev, DEV_GPA + 0x200, 0, DEV_IRQ, DEV_CH), "overlaps [0xa000200")
-
-VIRTIO_CASES(CASE_FN, blk, blk)
-VIRTIO_CASES(CASE_FN, net, net)
-VIRTIO_CASES(CASE_FN, console, con)
-
-static uint32_t device_id_at(uint64_t gpa)
-{
-    const seL4_Word mrs[4] = {T_LOAD, gpa + 8, 0, 0x93800006}; /* LDR W0, DeviceID */
-    microkit_msginfo reply;
-    fake.vcpu[0].regs.pc = T_LOAD;
-    assert_true(fault_handle(0, fake_fault(seL4_Fault_VMFault, 4, mrs), &reply));
-    return (uint32_t)fake.vcpu[0].regs.x0;
-}
-
-static void test_virtio_h(void **state)
-{
-    (void)state;
-    /* A good device one window above DEV_GPA, for the duplicate-GPA rows. */
-    assert_true(virtio_blk_init(&blk2, DEV_GPA + 0x200, 0, DEV_IRQ + 1, vb_region, VB_REGION_SIZE, DEV_CH + 1));
-    static const struct bad_case cases[] = {VIRTIO_CASES(CASE_ROW, blk, blk) VIRTIO_CASES(CASE_ROW, net, net)
-                                                VIRTIO_CASES(CASE_ROW, console, con)};
-    run_cases("virtio", cases, sizeof(cases) / sizeof(cases[0]));
-    /* NULL notifications are ignored. */
-    virtio_blk_handle_notification(NULL);
-    virtio_net_handle_notification(NULL);
-    virtio_console_handle_notification(NULL);
-    /* No backend (NULL region, or one of another kind): registered, reads DeviceID 0, says why (virtio.h). */
-    fake_console_clear();
-    assert_true(virtio_net_init(&net, DEV_GPA, 0, DEV_IRQ, NULL, 0, DEV_CH));
-    assert_true(fake_console_contains("missing, unaligned or smaller"));
-    assert_true(virtio_console_init(&con, DEV_GPA + 0x400, 0, DEV_IRQ + 2, vb_region, VB_REGION_SIZE, DEV_CH + 2));
-    assert_true(fake_console_contains("not a backend region"));
-    assert_int_equal(device_id_at(DEV_GPA), 0);
-    assert_int_equal(device_id_at(DEV_GPA + 0x400), 0);
-    assert_int_equal(device_id_at(DEV_GPA + 0x200), 2);
-    virtio_net_handle_notification(&net);
-    virtio_console_handle_notification(&con);
-    assert_int_equal(fake.crashes, 0);
-}
-
-/* ---- shq.h: its only functions are the layout helpers ---- */
-
-static void test_shq_h(void **state)
-{
-    (void)state;
-    /* Every entry size a ring page can hold gets a power-of-two capacity that fits, and the largest one. */
-    for (uint32_t size = 1; size <= SHQ_RING_BYTES - SHQ_RING_ENTRIES_OFFSET; size++) {
-        uint32_t cap = shq_ring_max_capacity(size);
-        assert_true(cap != 0 && (cap & (cap - 1)) == 0);
-        assert_true((uint64_t)cap * size <= SHQ_RING_BYTES - SHQ_RING_ENTRIES_OFFSET);
-        assert_true((uint64_t)cap * 2 * size > SHQ_RING_BYTES - SHQ_RING_ENTRIES_OFFSET);
-    }
-    /* No entry fits: 0 (it once looped forever on 0 and answered 1 above the page). */
-    assert_int_equal(shq_ring_max_capacity(0), 0);
-    assert_int_equal(shq_ring_max_capacity(SHQ_RING_BYTES - SHQ_RING_ENTRIES_OFFSET + 1), 0);
-    assert_int_equal(shq_ring_max_capacity(UINT32_MAX), 0);
-}
-
-/* ---- last: the reset hook table fills up (the virtio devices above hold one entry) ---- */
+/* ---- last: the reset hook table fills up ---- */
 
 static void test_reset_hook_table_full(void **state)
 {
@@ -602,8 +435,6 @@ int main(void)
         cmocka_unit_test_setup(test_fault_h, setup_guest),
         cmocka_unit_test_setup(test_mmio_h, setup_guest),
         cmocka_unit_test_setup(test_guest_ram_h, setup_guest),
-        cmocka_unit_test_setup(test_virtio_h, setup_guest),
-        cmocka_unit_test(test_shq_h),
         cmocka_unit_test_setup(test_reset_hook_table_full, setup_guest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
