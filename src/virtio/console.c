@@ -77,43 +77,30 @@ static bool tx_take(struct virtio_console_device *c, struct vqueue *q)
     return true;
 }
 
+/* One transmit step: resume the chain the backend had no room for, or take the next one. */
+static enum virtio_drain_step console_tx_step(struct virtio_mmio_device *d, struct vqueue *q)
+{
+    struct virtio_console_device *c = to_console(d);
+    enum virtio_drain_step done = VIRTIO_DRAIN_RESUMED;
+    if (!c->tx_busy) {
+        if (!tx_take(c, q)) {
+            return virtio_mmio_live(d) ? VIRTIO_DRAIN_EMPTY : VIRTIO_DRAIN_STOP;
+        }
+        done = VIRTIO_DRAIN_TOOK;
+    }
+    if (!tx_send_some(c)) {
+        c->tx_blocked = true; /* resumes when the backend makes room */
+        return VIRTIO_DRAIN_STOP;
+    }
+    vqueue_push(q, c->tx_chain.head, 0);
+    c->tx_busy = false;
+    return done;
+}
+
 static void console_tx(struct virtio_console_device *c)
 {
-    struct vqueue *q = virtio_mmio_queue(&c->vdev, CON_TXQ);
-    if (q == NULL || !virtio_mmio_live(&c->vdev)) {
-        return;
-    }
-    uint32_t budget = q->num;
     c->tx_blocked = false;
-    for (;;) {
-        vqueue_notify_off(q);
-        while (budget > 0) {
-            if (!c->tx_busy) {
-                if (!tx_take(c, q)) {
-                    break;
-                }
-                budget--;
-            }
-            if (!tx_send_some(c)) {
-                c->tx_blocked = true; /* resumes when the backend makes room */
-                goto out;
-            }
-            vqueue_push(q, c->tx_chain.head, 0);
-            c->tx_busy = false;
-        }
-        if (!virtio_mmio_live(&c->vdev)) {
-            goto out;
-        }
-        if (budget == 0) {
-            virtio_mmio_defer(&c->vdev, CON_TXQ);
-            break;
-        }
-        if (!vqueue_notify_on(q)) {
-            break;
-        }
-    }
-out:
-    virtio_mmio_flush(&c->vdev, CON_TXQ);
+    virtio_mmio_drain(&c->vdev, CON_TXQ, console_tx_step);
 }
 
 /* Fill one receive chain from ring 1 (taken entries already consumed). Returns bytes placed, 0 if none. */

@@ -148,6 +148,41 @@ void virtio_mmio_defer(struct virtio_mmio_device *dev, uint16_t i)
     dev->pending_queues |= (uint16_t)(1u << i);
 }
 
+void virtio_mmio_drain(struct virtio_mmio_device *dev, uint16_t i,
+                       enum virtio_drain_step (*step)(struct virtio_mmio_device *dev, struct vqueue *q))
+{
+    struct vqueue *q = virtio_mmio_queue(dev, i);
+    if (q == NULL || !virtio_mmio_live(dev)) {
+        return;
+    }
+    uint32_t budget = q->num;
+    for (;;) {
+        vqueue_notify_off(q);
+        while (budget > 0) {
+            enum virtio_drain_step r = step(dev, q);
+            if (r == VIRTIO_DRAIN_STOP) {
+                goto out;
+            }
+            if (r == VIRTIO_DRAIN_EMPTY) {
+                break;
+            }
+            budget -= r == VIRTIO_DRAIN_TOOK;
+        }
+        if (!virtio_mmio_live(dev)) {
+            break;
+        }
+        if (budget == 0) {
+            virtio_mmio_defer(dev, i);
+            break;
+        }
+        if (!vqueue_notify_on(q)) {
+            break;
+        }
+    }
+out:
+    virtio_mmio_flush(dev, i);
+}
+
 void virtio_mmio_run_deferred(struct virtio_mmio_device *dev)
 {
     uint16_t pending = dev->pending_queues;

@@ -99,46 +99,31 @@ static bool take_tx(struct virtio_net_device *n, struct vqueue *q, uint16_t head
     return true;
 }
 
+/* One transmit step: a frame to the backend, unless TX buffers or ring space ran out. */
+static enum virtio_drain_step net_tx_step(struct virtio_mmio_device *d, struct vqueue *q)
+{
+    struct virtio_net_device *n = to_net(d);
+    if (n->tx_free_count == 0 || shq_client_space(&n->tx_ring) == 0) {
+        n->tx_blocked = true; /* resumes when the backend returns buffers */
+        return VIRTIO_DRAIN_STOP;
+    }
+    uint16_t head;
+    enum vqueue_pop got = vqueue_pop(q, &head);
+    if (got == VQUEUE_EMPTY) {
+        return VIRTIO_DRAIN_EMPTY;
+    }
+    if (got == VQUEUE_BROKEN) {
+        virtio_mmio_needs_reset(d, "transmit avail ring corrupt");
+        return VIRTIO_DRAIN_STOP;
+    }
+    return take_tx(n, q, head) ? VIRTIO_DRAIN_TOOK : VIRTIO_DRAIN_STOP;
+}
+
 /* Transmit until the queue is empty, TX buffers or ring space run out, or the batch bound is hit. */
 static void net_tx(struct virtio_net_device *n)
 {
-    struct vqueue *q = virtio_mmio_queue(&n->vdev, NET_TXQ);
-    if (q == NULL || !virtio_mmio_live(&n->vdev)) {
-        return;
-    }
-    uint32_t budget = q->num;
     n->tx_blocked = false;
-    for (;;) {
-        vqueue_notify_off(q);
-        while (budget > 0) {
-            if (n->tx_free_count == 0 || shq_client_space(&n->tx_ring) == 0) {
-                n->tx_blocked = true; /* resumes when the backend returns buffers */
-                goto out;
-            }
-            uint16_t head;
-            enum vqueue_pop got = vqueue_pop(q, &head);
-            if (got == VQUEUE_EMPTY) {
-                break;
-            }
-            if (got == VQUEUE_BROKEN) {
-                virtio_mmio_needs_reset(&n->vdev, "transmit avail ring corrupt");
-                goto out;
-            }
-            budget--;
-            if (!take_tx(n, q, head)) {
-                goto out;
-            }
-        }
-        if (budget == 0) {
-            virtio_mmio_defer(&n->vdev, NET_TXQ);
-            break;
-        }
-        if (!vqueue_notify_on(q)) {
-            break;
-        }
-    }
-out:
-    virtio_mmio_flush(&n->vdev, NET_TXQ);
+    virtio_mmio_drain(&n->vdev, NET_TXQ, net_tx_step);
 }
 
 /* Ring 1: the backend is done with transmitted frames. True if any buffer came back. */

@@ -59,6 +59,23 @@ void virtio_mmio_config_changed(struct virtio_mmio_device *dev);
 /* A batch on queue i stopped at its work bound: finish it on the next access or notification. */
 void virtio_mmio_defer(struct virtio_mmio_device *dev, uint16_t i);
 
+/* What one step of virtio_mmio_drain() did. */
+enum virtio_drain_step {
+    VIRTIO_DRAIN_TOOK, /* popped and handled a new chain: counts against the batch bound */
+    VIRTIO_DRAIN_RESUMED, /* finished a chain taken earlier (not counted again) */
+    VIRTIO_DRAIN_EMPTY, /* nothing left to take */
+    VIRTIO_DRAIN_STOP, /* blocked on the backend, or the device needs a reset */
+};
+
+/*
+ * Drain driver-to-device queue i in one batch of at most QueueNum chains,
+ * with notifications off while it runs and re-checked before it ends
+ * (2.7.10): step() takes and handles one chain. A batch that hits its
+ * bound is deferred; used entries are published at the end.
+ */
+void virtio_mmio_drain(struct virtio_mmio_device *dev, uint16_t i,
+                       enum virtio_drain_step (*step)(struct virtio_mmio_device *dev, struct vqueue *q));
+
 /* Run deferred batches (called after every guest access and backend notification). */
 void virtio_mmio_run_deferred(struct virtio_mmio_device *dev);
 
